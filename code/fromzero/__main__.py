@@ -1,0 +1,5 @@
+"""Allows ``python -m fromzero``."""
+
+from fromzero.cli import main
+
+raise SystemExit(main())

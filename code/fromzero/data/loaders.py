@@ -1,0 +1,116 @@
+"""The loaders notebooks call: one function per task, answering for the scale in force.
+
+``scale=None`` means :func:`~fromzero.data.scale.get_scale` (``$FROMZERO_SCALE``, default
+``small``). The small scale reads pip-installed data offline (:mod:`fromzero.data.sources`); the
+full scale downloads the papers' datasets and checkpoints (:mod:`fromzero.data.full`) and, without
+a network, raises :class:`~fromzero.errors.ScaleUnavailableError` within seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fromzero.data import full
+from fromzero.data.scale import require_network, resolve_scale
+from fromzero.data.sources import (
+    load_bbc_news,
+    load_glove_50d,
+    load_lee_background,
+    load_ner_tweets,
+    load_pang_lee_polarity,
+    load_wiki_sample,
+    minilm_path,
+)
+from fromzero.data.splits import ClassificationData, NerData, random_split, stratified_split, tag_set
+
+
+def text_corpus(scale: str | None = None) -> list[list[str]]:
+    """Sentences of lower-cased tokens for training word vectors.
+
+    small: the Wikipedia sample then the Lee corpus, 27,130 sentences and 527,110 tokens.
+    full: WikiText-103's training text, about 100 million tokens (needs a few GB of memory).
+    """
+    if resolve_scale(scale) == "full":
+        return full.load_wikitext103()
+    return load_wiki_sample() + load_lee_background()
+
+
+def classification_data(scale: str | None = None) -> ClassificationData:
+    """Topic or sentiment classification with string labels.
+
+    small: BBC News, 5 topics. Its 98 duplicate articles are dropped first (2,127 remain), then a
+    seeded, stratified 80/20 split gives 1,701 training and 426 test articles.
+    full: SST-2 (binary sentiment), with its validation set as the test set.
+    """
+    if resolve_scale(scale) == "full":
+        return full.load_sst2()
+    news = load_bbc_news().drop_duplicates("text", ignore_index=True)
+    train, test = stratified_split(news)
+    return ClassificationData("bbc_news", train, test, sorted(news["label"].unique()))
+
+
+def sentiment_data(scale: str | None = None) -> ClassificationData:
+    """Binary sentiment (``negative``/``positive``) on movie reviews.
+
+    small: Pang & Lee's 200 sentences, split 160/40 (stratified, seeded): a demonstration, too
+    small to train on. full: IMDb, 25,000 training and 25,000 test reviews.
+    """
+    if resolve_scale(scale) == "full":
+        return full.load_imdb()
+    reviews = load_pang_lee_polarity()
+    train, test = stratified_split(reviews)
+    return ClassificationData("pang_lee_polarity", train, test, sorted(reviews["label"].unique()))
+
+
+def ner_data(scale: str | None = None) -> NerData:
+    """Named-entity recognition with BIO tags.
+
+    small: 2,394 tagged tweets (10 entity types), seeded 80/20 split: 1,915 training, 479 test.
+    full: CoNLL-2003 English (4 entity types), its own train and test splits.
+    """
+    if resolve_scale(scale) == "full":
+        return full.load_conll2003()
+    sentences = load_ner_tweets()
+    train, test = random_split(sentences)
+    return NerData("ner_tweets", train, test, tag_set(sentences))
+
+
+def word_vectors(scale: str | None = None, limit: int | None = None) -> tuple[list[str], np.ndarray]:
+    """Pretrained GloVe vectors as ``(words, vectors)``, most frequent words first.
+
+    small: 50 dimensions (pip package, memory-mapped). full: 100 dimensions (gensim-data download).
+    """
+    if resolve_scale(scale) == "full":
+        return full.load_glove_100d(limit)
+    return load_glove_50d(limit)
+
+
+def encoder_checkpoint(scale: str | None = None) -> str:
+    """What to pass to ``AutoModel.from_pretrained`` for a BERT-style encoder.
+
+    small: the bundled all-MiniLM-L6-v2 folder (6 layers, 384 hidden). full: ``bert-base-uncased``.
+    """
+    if resolve_scale(scale) == "full":
+        require_network(f"the {full.BERT} checkpoint")
+        return full.BERT
+    return str(minilm_path())
+
+
+def distilled_encoder_checkpoint(scale: str | None = None) -> str:
+    """A smaller, distilled encoder: ``distilbert-base-uncased`` (full) or MiniLM, itself distilled (small)."""
+    if resolve_scale(scale) == "full":
+        require_network(f"the {full.DISTILBERT} checkpoint")
+        return full.DISTILBERT
+    return str(minilm_path())
+
+
+def causal_lm_checkpoint(scale: str | None = None) -> str | None:
+    """A pretrained GPT-style checkpoint: ``gpt2`` at the full scale.
+
+    At the small scale this returns ``None``: no GPT checkpoint ships as a pip package, so the book
+    trains a tiny GPT from scratch instead, and notebooks branch on ``None``.
+    """
+    if resolve_scale(scale) == "full":
+        require_network(f"the {full.GPT2} checkpoint")
+        return full.GPT2
+    return None

@@ -1,0 +1,55 @@
+"""Pick the device the book's code runs on, and say which.
+
+Every notebook calls :func:`pick_device` once, so the same cell runs on a laptop CPU, an Apple
+GPU (MPS) or an NVIDIA GPU (CUDA) without edits.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from fromzero.errors import InputError
+
+DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def pick_device(preference: str | torch.device = "auto") -> torch.device:
+    """Return the device to use.
+
+    ``"auto"`` prefers CUDA, then Apple's MPS, then the CPU. An explicit choice that this machine
+    cannot honour raises :class:`~fromzero.errors.InputError` rather than failing later inside
+    PyTorch with a less helpful message.
+    """
+    if isinstance(preference, torch.device):
+        preference = str(preference)
+    kind = preference.split(":", 1)[0]
+    if kind not in DEVICE_CHOICES:
+        raise InputError(f"unknown device {preference!r}: choose one of {', '.join(DEVICE_CHOICES)}")
+    if kind == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise InputError("device 'cuda' was requested but no CUDA GPU is visible; use --device cpu or auto")
+    if kind == "mps" and not _mps_available():
+        raise InputError("device 'mps' was requested but this machine has no Apple GPU; use --device cpu or auto")
+    return torch.device(preference)
+
+
+def describe_device(device: torch.device) -> str:
+    """A one-line, human description such as ``'cuda (NVIDIA H100, bf16 supported)'``."""
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        name = torch.cuda.get_device_name(index)
+        bf16 = "bf16 supported" if torch.cuda.is_bf16_supported() else "fp16 only"
+        return f"cuda ({name}, {bf16})"
+    if device.type == "mps":
+        return "mps (Apple GPU)"
+    return f"cpu ({torch.get_num_threads()} threads)"

@@ -1,0 +1,650 @@
+"""Tests of fromzero.data: the offline loaders' documented sizes, the scales, the readers, the vocabulary."""
+
+from __future__ import annotations
+
+import json
+import socket
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import fromzero.data as data
+from fromzero.data import cache, scale, sources
+from fromzero.errors import FromZeroError, InputError, ScaleUnavailableError
+
+BBC_COUNTS = {"business": 510, "entertainment": 386, "politics": 417, "sports": 511, "tech": 401}
+TWEET_TYPES = {
+    "company", "facility", "geo-loc", "movie", "musicartist", "other", "person", "product", "sportsteam", "tvshow",
+}  # fmt: skip
+NETWORK_ENVS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "https_proxy", "HTTPS_PROXY", "HF_ENDPOINT")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def empty_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Run the module as on a fresh machine: an empty on-disk cache, nothing parsed in memory yet."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(cache.CACHE_ENV, str(tmp_path_factory.mktemp("fromzero-cache")))
+        sources._wiki_sample.cache_clear()
+        yield
+        sources._wiki_sample.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def default_scale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts at the default scale whatever the environment running the tests says."""
+    monkeypatch.delenv(scale.SCALE_ENV, raising=False)
+
+
+def tokens_in(sentences: list[list[str]]) -> int:
+    return sum(len(sentence) for sentence in sentences)
+
+
+# --- offline loaders: the documented sizes -----------------------------------------------------------
+
+
+def test_bbc_news_has_2225_articles_in_five_topics() -> None:
+    news = data.load_bbc_news()
+    assert list(news.columns) == ["text", "label"]
+    assert len(news) == 2225
+    assert news["label"].value_counts().to_dict() == BBC_COUNTS
+    assert news["text"].str.len().min() > 100
+    assert news["text"].nunique() == 2127  # 98 exact duplicates in the original collection
+    assert not news["text"].str.contains("\ufffd").any()
+    assert news["text"].str.contains("£15.8m signing", regex=False).any()  # the one Windows-1252 file
+
+
+def test_loaders_return_copies_so_edits_do_not_leak() -> None:
+    news = data.load_bbc_news()
+    news.loc[0, "text"] = "edited"
+    sentences = data.load_lee_background()
+    sentences[0].append("edited")
+    assert data.load_bbc_news().loc[0, "text"] != "edited"
+    assert data.load_lee_background()[0][-1] != "edited"
+
+
+def test_lee_background_sizes() -> None:
+    sentences = data.load_lee_background()
+    assert (len(sentences), tokens_in(sentences)) == (2611, 60430)
+    assert all(token == token.lower() for sentence in sentences for token in sentence)
+
+
+def test_wiki_sample_sizes_and_tokens() -> None:
+    sentences = data.load_wiki_sample()
+    assert (len(sentences), tokens_in(sentences)) == (24519, 466680)
+    counts = Counter(token for sentence in sentences for token in sentence)
+    assert len(counts) == 36267
+    assert [token for token, _ in counts.most_common(3)] == ["the", "of", "and"]
+    assert all(len(sentence) >= 3 for sentence in sentences)
+
+
+def test_wiki_sample_is_parsed_once_then_read_from_the_disk_cache(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    sources._wiki_sample.cache_clear()
+    parsed = data.load_wiki_sample()
+    assert list(tmp_path.iterdir()) == list(tmp_path.glob("wiki_sample-v*-gensim*-1695871.txt.gz"))
+    assert len(list(tmp_path.iterdir())) == 1
+    sources._wiki_sample.cache_clear()
+    started = time.perf_counter()
+    assert data.load_wiki_sample() == parsed
+    assert time.perf_counter() - started < 1.5
+
+
+def test_cache_rebuilds_a_corrupt_file_and_survives_an_unwritable_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
+    (tmp_path / "demo.txt.gz").write_bytes(b"not gzip")
+    assert cache.cached_sentences("demo", lambda: [["a", "b"], ["c"]]) == [["a", "b"], ["c"]]
+    assert cache.cached_sentences("demo", lambda: []) == [["a", "b"], ["c"]]  # now read back
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(cache.CACHE_ENV, str(blocker / "cache"))
+    assert cache.cached_sentences("demo", lambda: [["x"]]) == [["x"]]
+
+
+def test_ner_tweets_sizes_and_entity_types() -> None:
+    tweets = data.load_ner_tweets()
+    assert len(tweets) == 2394
+    assert sum(len(tokens) for tokens, _ in tweets) == 46469
+    assert all(len(tokens) == len(tags) for tokens, tags in tweets)
+    types = {tag[2:] for _, tags in tweets for tag in tags if tag != "O"}
+    assert types == TWEET_TYPES
+    assert tweets[0][1][14:17] == ["B-facility", "I-facility", "I-facility"]  # Empire State Building
+
+
+def test_word_similarity_benchmarks() -> None:
+    wordsim, simlex = data.load_wordsim353(), data.load_simlex999()
+    assert (len(wordsim), len(simlex)) == (353, 999)
+    for pairs in (wordsim, simlex):
+        assert list(pairs.columns) == ["word1", "word2", "score"]
+        assert pairs["score"].between(0, 10).all()
+    assert wordsim.iloc[1].tolist() == ["tiger", "cat", 7.35]
+    assert simlex.iloc[0].tolist() == ["old", "new", 1.58]
+
+
+def test_google_analogies() -> None:
+    analogies = data.load_google_analogies()
+    assert len(analogies) == 19544
+    assert analogies["section"].nunique() == 14
+    assert analogies.iloc[0].tolist() == ["capital-common-countries", "athens", "greece", "baghdad", "iraq"]
+    assert (analogies["section"] == "gram3-comparative").sum() == 1332
+
+
+def test_glove_50d_is_memory_mapped_in_frequency_order() -> None:
+    words, vectors = data.load_glove_50d()
+    assert len(words) == 400000
+    assert vectors.shape == (400000, 50)
+    assert vectors.dtype == np.float32
+    assert words[:4] == ["the", ",", ".", "of"]
+    assert vectors[0, 0] == pytest.approx(0.418)
+    assert not vectors.flags.writeable
+    few_words, few_vectors = data.load_glove_50d(limit=1000)
+    assert (len(few_words), few_vectors.shape) == (1000, (1000, 50))
+    with pytest.raises(InputError, match="limit"):
+        data.load_glove_50d(limit=0)
+
+
+def test_vader_lexicon() -> None:
+    lexicon = data.load_vader_lexicon()
+    assert list(lexicon.columns) == ["word", "mean", "std"]
+    assert len(lexicon) == 7520
+    assert lexicon["mean"].between(-4, 4).all()
+    ratings = lexicon.set_index("word")["mean"]
+    assert ratings["good"] > 1 > -1 > ratings["bad"]
+
+
+def test_pang_lee_polarity() -> None:
+    reviews = data.load_pang_lee_polarity()
+    assert reviews["label"].value_counts().to_dict() == {"negative": 100, "positive": 100}
+    assert reviews["text"].str.contains("—", regex=False).any()
+    assert not reviews["text"].str.contains("\ufffd").any()
+
+
+def test_minilm_is_a_six_layer_384_wide_bert() -> None:
+    path = data.minilm_path()
+    config = json.loads((path / "config.json").read_text())
+    assert (config["model_type"], config["num_hidden_layers"], config["hidden_size"]) == ("bert", 6, 384)
+    assert (path / "tokenizer.json").is_file()
+    assert (path / "model.safetensors").is_file()
+    assert data.encoder_checkpoint() == str(path)
+
+
+def test_missing_data_package_names_what_to_install() -> None:
+    with pytest.raises(FromZeroError, match="pip install no_such_fromzero_package"):
+        sources.package_dir("no_such_fromzero_package")
+
+
+# --- the scale-dispatching loaders at the small scale ------------------------------------------------
+
+
+def test_text_corpus_small_is_wiki_then_lee() -> None:
+    corpus = data.text_corpus()
+    assert 500_000 <= tokens_in(corpus) <= 560_000
+    assert (len(corpus), tokens_in(corpus)) == (27130, 527110)
+    assert corpus == data.load_wiki_sample() + data.load_lee_background()
+
+
+def test_classification_data_small_is_a_stratified_deterministic_split() -> None:
+    first, second = data.classification_data(), data.classification_data()
+    assert first.name == "bbc_news"
+    assert first.labels == sorted(BBC_COUNTS)
+    assert (len(first.train), len(first.test)) == (1701, 426)
+    pd.testing.assert_frame_equal(first.train, second.train)
+    pd.testing.assert_frame_equal(first.test, second.test)
+    assert not set(first.train["text"]) & set(first.test["text"])
+    distinct = data.load_bbc_news().drop_duplicates("text")["label"].value_counts()
+    test_counts = first.test["label"].value_counts()
+    for label, total in distinct.items():
+        assert test_counts[label] == round(total * 0.2 + 1e-9)
+    assert first.train["label"].iloc[:10].nunique() > 1  # shuffled, not grouped by label
+
+
+def test_stratified_split_depends_on_the_seed() -> None:
+    news = data.load_bbc_news()
+    a_train, a_test = data.stratified_split(news, seed=1)
+    b_train, b_test = data.stratified_split(news, seed=1)
+    _, c_test = data.stratified_split(news, seed=2)
+    pd.testing.assert_frame_equal(a_test, b_test)
+    pd.testing.assert_frame_equal(a_train, b_train)
+    assert set(a_test["text"]) != set(c_test["text"])
+    assert a_test["label"].value_counts().to_dict() == c_test["label"].value_counts().to_dict()
+    with pytest.raises(InputError, match="test_fraction"):
+        data.stratified_split(news, test_fraction=1.5)
+
+
+@given(st.lists(st.integers(), max_size=60), st.integers(0, 2**32 - 1), st.floats(0.05, 0.95))
+def test_random_split_partitions_items(items: list[int], seed: int, fraction: float) -> None:
+    train, test = data.random_split(items, fraction, seed)
+    assert sorted(train + test) == sorted(items)
+    assert (train, test) == data.random_split(items, fraction, seed)
+    assert abs(len(test) - len(items) * fraction) <= 0.5
+
+
+def test_ner_data_small() -> None:
+    tweets = data.ner_data()
+    assert tweets.name == "ner_tweets"
+    assert (len(tweets.train), len(tweets.test)) == (1915, 479)
+    assert tweets.tags[0] == "O" and len(tweets.tags) == 21
+    assert set(tweets.entity_types) == TWEET_TYPES
+    assert tweets.test == data.ner_data().test
+    assert sorted(map(str, tweets.train + tweets.test)) == sorted(map(str, data.load_ner_tweets()))
+
+
+def test_sentiment_data_small() -> None:
+    reviews = data.sentiment_data()
+    assert (len(reviews.train), len(reviews.test)) == (160, 40)
+    assert reviews.labels == ["negative", "positive"]
+    assert reviews.test["label"].value_counts().to_dict() == {"negative": 20, "positive": 20}
+
+
+def test_small_checkpoints_and_vectors() -> None:
+    assert data.causal_lm_checkpoint() is None
+    assert data.distilled_encoder_checkpoint() == str(data.minilm_path())
+    words, vectors = data.word_vectors(limit=10)
+    assert words[0] == "the" and vectors.shape == (10, 50)
+
+
+# --- scales and the network check -------------------------------------------------------------------
+
+
+def test_default_scale_is_small() -> None:
+    assert data.get_scale() == "small"
+    assert data.SCALES == ("small", "full")
+
+
+def test_scale_env_var_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FROMZERO_SCALE", "FULL")
+    assert data.get_scale() == "full"
+    monkeypatch.setenv("FROMZERO_SCALE", "small")
+    assert data.get_scale() == "small"
+
+
+def test_invalid_scale_env_var_names_the_variable_and_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FROMZERO_SCALE", "huge")
+    with pytest.raises(InputError, match=r"FROMZERO_SCALE='huge'.*small, full"):
+        data.get_scale()
+    with pytest.raises(InputError, match="FROMZERO_SCALE"):
+        data.text_corpus()
+
+
+def test_set_scale_validates_and_sets_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FROMZERO_SCALE", "small")  # restored afterwards
+    data.set_scale("full")
+    assert data.get_scale() == "full"
+    with pytest.raises(InputError, match="small, full"):
+        data.set_scale("medium")
+    with pytest.raises(InputError, match="unknown scale 'medium'"):
+        data.classification_data(scale="medium")
+
+
+def _refuse_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in NETWORK_ENVS:
+        monkeypatch.delenv(name, raising=False)
+
+    def refuse(*args, **kwargs):
+        raise OSError("network unreachable (blocked by the test)")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+FULL_LOADERS = [
+    data.text_corpus,
+    data.classification_data,
+    data.sentiment_data,
+    data.ner_data,
+    data.word_vectors,
+    data.encoder_checkpoint,
+    data.distilled_encoder_checkpoint,
+    data.causal_lm_checkpoint,
+]
+
+
+@pytest.mark.parametrize("blocked_by", ["HF_HUB_OFFLINE", "socket"])
+@pytest.mark.parametrize("loader", FULL_LOADERS, ids=lambda loader: loader.__name__)
+def test_full_scale_without_network_fails_fast_pointing_to_small(loader, blocked_by, monkeypatch) -> None:
+    if blocked_by == "socket":
+        _refuse_connections(monkeypatch)
+    else:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("FROMZERO_SCALE", "full")
+    started = time.perf_counter()
+    with pytest.raises(ScaleUnavailableError, match=r"'full' scale: no network.*'small' scale.*FROMZERO_SCALE=small"):
+        loader()
+    assert time.perf_counter() - started < 5
+
+
+def test_require_network_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    _refuse_connections(monkeypatch)
+    expected = (
+        "cannot download SST-2 for the 'full' scale: no network (huggingface.co unreachable). "
+        "Use the offline 'small' scale: unset FROMZERO_SCALE or set FROMZERO_SCALE=small."
+    )
+    with pytest.raises(ScaleUnavailableError) as caught:
+        data.require_network("SST-2")
+    assert str(caught.value) == expected
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    with pytest.raises(ScaleUnavailableError, match=r"HF_DATASETS_OFFLINE=1 is set"):
+        data.require_network("SST-2")
+
+
+def test_require_network_never_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in NETWORK_ENVS:
+        monkeypatch.delenv(name, raising=False)
+
+    def hang(*args, **kwargs):
+        time.sleep(3)
+        raise OSError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", hang)
+    started = time.perf_counter()
+    with pytest.raises(ScaleUnavailableError):
+        data.require_network("gpt2", timeout=0.3)
+    assert time.perf_counter() - started < 1.5
+
+
+class _Connection:
+    def __enter__(self) -> _Connection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+
+def test_require_network_passes_when_the_host_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in NETWORK_ENVS:
+        monkeypatch.delenv(name, raising=False)
+    tried: list[tuple[str, int]] = []
+
+    def connect(address, timeout=None):
+        tried.append(address)
+        return _Connection()
+
+    monkeypatch.setattr(socket, "create_connection", connect)
+    data.require_network("gpt2")
+    monkeypatch.setenv("HF_ENDPOINT", "https://hf-mirror.example")
+    data.require_network("gpt2")
+    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
+    data.require_network("gpt2")
+    assert tried == [("huggingface.co", 443), ("hf-mirror.example", 443), ("proxy.example", 3128)]
+
+
+def test_full_loaders_turn_hub_splits_into_the_small_scale_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hub cannot be reached in CI, so tiny in-memory stand-ins check the conversion code."""
+    import datasets
+    import gensim.downloader
+    from gensim.models import KeyedVectors
+
+    from fromzero.data import full, loaders
+
+    labels = datasets.ClassLabel(names=["negative", "positive"])
+    sst2 = datasets.DatasetDict(
+        {
+            split: datasets.Dataset.from_dict(
+                {"idx": [0, 1], "sentence": ["a gem ", "a mess "], "label": [1, 0]},
+                features=datasets.Features(
+                    idx=datasets.Value("int32"), sentence=datasets.Value("string"), label=labels
+                ),
+            )
+            for split in ("train", "validation", "test")
+        }
+    )
+    ner = datasets.Features(
+        tokens=datasets.Sequence(datasets.Value("string")),
+        ner_tags=datasets.Sequence(datasets.ClassLabel(names=full.CONLL2003_TAGS)),
+    )
+    conll = datasets.DatasetDict(
+        {
+            split: datasets.Dataset.from_dict({"tokens": [["EU", "rejects"]], "ner_tags": [[3, 0]]}, features=ner)
+            for split in ("train", "test")
+        }
+    )
+    wikitext = datasets.Dataset.from_dict(
+        {"text": ["", " = Title = \n", " It cost 1 @,@ 000 dollars . It rose again . \n"]}
+    )
+    imdb_labels = datasets.Features(text=datasets.Value("string"), label=datasets.ClassLabel(names=["neg", "pos"]))
+    imdb = datasets.DatasetDict(
+        {
+            split: datasets.Dataset.from_dict({"text": ["Dull."], "label": [0]}, features=imdb_labels)
+            for split in ("train", "test")
+        }
+    )
+    hub = {
+        "stanfordnlp/sst2": sst2,
+        "stanfordnlp/imdb": imdb,
+        "eriktks/conll2003": conll,
+        "Salesforce/wikitext": wikitext,
+    }
+    calls = []
+
+    def load_dataset(path, *args, **kwargs):
+        calls.append((path, *args, *sorted(kwargs.items())))
+        return hub[path]
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    monkeypatch.setattr(full, "require_network", lambda *args, **kwargs: None)
+    monkeypatch.setattr(loaders, "require_network", lambda *args, **kwargs: None)
+    monkeypatch.setenv("FROMZERO_SCALE", "full")
+
+    sentiment = data.classification_data()
+    assert sentiment.labels == ["negative", "positive"]
+    assert sentiment.test.to_dict("list") == {"text": ["a gem", "a mess"], "label": ["positive", "negative"]}
+    reviews = data.sentiment_data()
+    assert (reviews.name, reviews.labels, reviews.train["label"].tolist()) == (
+        "imdb",
+        ["negative", "positive"],
+        ["negative"],
+    )
+    assert data.ner_data().train == [(["EU", "rejects"], ["B-ORG", "O"])]
+    assert data.text_corpus() == [["it", "cost", "1,000", "dollars"], ["it", "rose", "again"]]
+    assert calls[2] == ("eriktks/conll2003", ("revision", "refs/convert/parquet"))
+    assert calls[3] == ("Salesforce/wikitext", "wikitext-103-raw-v1", ("split", "train"))
+    glove = KeyedVectors(vector_size=100)
+    glove.add_vectors(["the", ","], np.ones((2, 100), dtype=np.float32))
+    monkeypatch.setattr(gensim.downloader, "load", {"glove-wiki-gigaword-100": glove}.__getitem__)
+    words, vectors = data.word_vectors(limit=1)
+    assert (words, vectors.shape) == (["the"], (1, 100))
+    assert (data.encoder_checkpoint(), data.causal_lm_checkpoint()) == ("bert-base-uncased", "gpt2")
+    assert data.distilled_encoder_checkpoint() == "distilbert-base-uncased"
+
+
+# --- readers ------------------------------------------------------------------------------------------
+
+
+def test_read_sentences(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(b"\xef\xbb\xbfThe cat sat .\r\n\r\n  a  dog\tran \n\n")
+    assert data.read_sentences(corpus) == [["The", "cat", "sat", "."], ["a", "dog", "ran"]]
+
+
+@pytest.mark.parametrize("reader", [data.read_sentences, data.read_tsv, data.read_conll])
+def test_readers_reject_missing_files_and_folders(reader, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"nope\.txt: no such file"):
+        reader(tmp_path / "nope.txt")
+    with pytest.raises(InputError, match="is a directory"):
+        reader(tmp_path)
+
+
+def test_read_sentences_rejects_non_utf8_with_line_and_offset(tmp_path: Path) -> None:
+    corpus = tmp_path / "latin1.txt"
+    corpus.write_bytes("first line\nsecond café line\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin1\.txt: not UTF-8 text: byte 0xe9 at offset 21 \(line 2\)"):
+        data.read_sentences(corpus)
+
+
+def test_read_sentences_rejects_an_empty_corpus(tmp_path: Path) -> None:
+    corpus = tmp_path / "blank.txt"
+    corpus.write_text("\n  \n\t\n")
+    with pytest.raises(InputError, match=r"blank\.txt: empty corpus"):
+        data.read_sentences(corpus)
+
+
+def test_read_tsv(tmp_path: Path) -> None:
+    table = tmp_path / "reviews.tsv"
+    table.write_text('id\treview\tstars\n1\tA "great" film, really\tpos\n\n2\t dull \tneg\n')
+    frame = data.read_tsv(table, text_column="review", label_column="stars")
+    assert frame.to_dict("list") == {"text": ['A "great" film, really', "dull"], "label": ["pos", "neg"]}
+    unlabelled = data.read_tsv(table, text_column="review", label_column=None)
+    assert list(unlabelled.columns) == ["text"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            "sentence\tlabel\nhello\tpos\n",
+            r"no column 'text' in the header row \(line 1\); columns found: 'sentence', 'label'",
+        ),
+        ("text\tlabel\n\n", "no data rows"),
+        ("", "line 1 is empty"),
+        ("text\tlabel\nfine\tpos\n  \tneg\n", r"line 3: empty 'text' cell"),
+        ("text\tlabel\nfine\tpos\nno label\t\n", r"line 3: empty 'label' cell"),
+        ("text\tlabel\nfine\tpos\textra\n", r"line 2: 3 tab-separated fields, the header has 2"),
+    ],
+    ids=["missing-column", "no-rows", "empty-file", "empty-text", "empty-label", "extra-field"],
+)
+def test_read_tsv_errors(content: str, message: str, tmp_path: Path) -> None:
+    table = tmp_path / "bad.tsv"
+    table.write_text(content)
+    with pytest.raises(InputError, match=r"bad\.tsv.*" + message):
+        data.read_tsv(table)
+
+
+def test_read_conll(tmp_path: Path) -> None:
+    conll = tmp_path / "ner.conll"
+    conll.write_text(
+        "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\n\nPeter\tB-PER\nBlackburn\tI-PER\n"
+    )
+    assert data.read_conll(conll) == [(["EU", "rejects"], ["B-ORG", "O"]), (["Peter", "Blackburn"], ["B-PER", "I-PER"])]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("EU\tB-ORG\nrejects\n", r"line 2: one column 'rejects'"),
+        ("EU\tB-ORG\n\nrejects\tPER\n", r"line 3: tag 'PER' is not O, B-TYPE or I-TYPE"),
+        ("EU\tX-ORG\n", r"line 1: tag 'X-ORG'"),
+        ("-DOCSTART- O\n\n\n", "no sentences found"),
+        ("", "no sentences found"),
+    ],
+    ids=["one-column", "bare-type", "bad-prefix", "only-docstart", "empty"],
+)
+def test_read_conll_errors(content: str, message: str, tmp_path: Path) -> None:
+    conll = tmp_path / "bad.conll"
+    conll.write_text(content)
+    with pytest.raises(InputError, match=r"bad\.conll.*" + message):
+        data.read_conll(conll)
+
+
+# --- tokeniser -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("The Cat's toy, isn't it?", ["the", "cat's", "toy", "isn't", "it"]),
+        ("It cost $1,000.50 — or 3.5%!", ["it", "cost", "1,000.50", "or", "3.5"]),
+        ("well-known 'quoted' under_score", ["well", "known", "quoted", "under", "score"]),
+        ("Don’t Café ÜBER", ["don't", "café", "über"]),
+        ("", []),
+    ],
+)
+def test_tokenize_simple(text: str, tokens: list[str]) -> None:
+    assert data.tokenize_simple(text) == tokens
+
+
+# --- vocabulary ----------------------------------------------------------------------------------------
+
+
+def test_vocabulary_counts_and_order() -> None:
+    vocab = data.Vocabulary.build([["b", "a", "b"], ["c", "b", "a"], ["d"]])
+    assert vocab.tokens == ["<unk>", "b", "a", "c", "d"]  # count descending, then alphabetical
+    assert vocab.counts.tolist() == [0, 3, 2, 1, 1]
+    assert vocab.frequencies.sum() == pytest.approx(1.0)
+    assert len(vocab) == 5 and "c" in vocab and "z" not in vocab
+    assert vocab.index("b") == 1 and vocab.token(1) == "b"
+
+
+def test_vocabulary_min_count_max_size_and_unknowns() -> None:
+    sequences = [["b", "a", "b"], ["c", "b", "a"], ["d"]]
+    vocab = data.Vocabulary.build(sequences, min_count=2)
+    assert vocab.tokens == ["<unk>", "b", "a"]
+    assert vocab.unk_index == 0 and vocab.index("c") == 0
+    assert vocab.encode(["a", "zebra", "b"]) == [2, 0, 1]
+    assert vocab.decode(np.array([2, 0, 1])) == ["a", "<unk>", "b"]
+    assert data.Vocabulary.build(sequences, max_size=3).tokens == ["<unk>", "b", "a"]
+
+
+def test_vocabulary_special_tokens() -> None:
+    sequences = [["x", "y", "y"]]
+    assert data.Vocabulary.build(sequences, specials=("<pad>",)).tokens == ["<unk>", "<pad>", "y", "x"]
+    padded_first = data.Vocabulary.build(sequences, specials=("<pad>", "<unk>"))
+    assert padded_first.tokens[:2] == ["<pad>", "<unk>"]
+    assert padded_first.index("never seen") == padded_first.unk_index == 1
+
+
+@pytest.mark.parametrize(
+    ("sequences", "options", "message"),
+    [
+        ([], {}, "empty vocabulary"),
+        ([["a", "b"]], {"min_count": 2}, "min_count=2"),
+        ("just a string", {}, "not a string"),
+        (["two strings", "not lists"], {}, "not strings"),
+        ([["a"]], {"min_count": 0}, "min_count must be at least 1"),
+        ([["a"]], {"max_size": 1}, "no room"),
+        ([["a"]], {"specials": ("<pad>", "<pad>")}, "appears twice"),
+    ],
+)
+def test_vocabulary_build_errors(sequences, options, message) -> None:
+    with pytest.raises(InputError, match=message):
+        data.Vocabulary.build(sequences, **options)
+
+
+def test_vocabulary_lookup_errors() -> None:
+    vocab = data.Vocabulary.build([["a"]])
+    with pytest.raises(InputError, match="out of range"):
+        vocab.token(2)
+    with pytest.raises(InputError, match="tokenise the text first"):
+        vocab.encode("a")
+
+
+def test_vocabulary_load_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        data.Vocabulary.load(tmp_path / "missing.json")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(InputError, match="not a saved vocabulary"):
+        data.Vocabulary.load(broken)
+    broken.write_text('{"tokens": ["a"]}')
+    with pytest.raises(InputError, match="not a saved vocabulary"):
+        data.Vocabulary.load(broken)
+
+
+token_lists = st.lists(st.lists(st.text(min_size=1, max_size=6), max_size=8), max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(token_lists, st.integers(1, 3), st.randoms(use_true_random=False))
+def test_vocabulary_properties(sequences: list[list[str]], min_count: int, random) -> None:
+    counts = Counter(token for sequence in sequences for token in sequence)
+    kept = {token for token, count in counts.items() if count >= min_count and token != "<unk>"}
+    if not kept:
+        with pytest.raises(InputError):
+            data.Vocabulary.build(sequences, min_count=min_count)
+        return
+    vocab = data.Vocabulary.build(sequences, min_count=min_count)
+    assert set(vocab.tokens[1:]) == kept
+    assert vocab.counts.tolist()[1:] == [counts[token] for token in vocab.tokens[1:]]
+    assert vocab.decode(vocab.encode(vocab.tokens)) == vocab.tokens
+    shuffled = list(sequences)
+    random.shuffle(shuffled)
+    assert data.Vocabulary.build(shuffled, min_count=min_count) == vocab  # order does not depend on input order
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "vocab.json"
+        vocab.save(path)
+        loaded = data.Vocabulary.load(path)
+    assert loaded == vocab and loaded.tokens == vocab.tokens and loaded.unk_index == vocab.unk_index

@@ -1,0 +1,37 @@
+"""Device selection: 'auto' always works, explicit choices are validated with a clear error."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fromzero import InputError
+from fromzero.device import describe_device, pick_device
+
+
+def test_auto_picks_an_available_device() -> None:
+    device = pick_device("auto")
+    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
+    assert device.type == expected
+    assert describe_device(device).startswith(expected)
+
+
+def test_cpu_is_always_available() -> None:
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device(torch.device("cpu")) == torch.device("cpu")
+
+
+def test_unknown_device_names_the_choices() -> None:
+    with pytest.raises(InputError, match=r"unknown device 'tpu'.*auto, cpu, cuda, mps"):
+        pick_device("tpu")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without a CUDA GPU")
+def test_missing_cuda_is_a_clear_error() -> None:
+    with pytest.raises(InputError, match="no CUDA GPU"):
+        pick_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_description_names_the_gpu() -> None:
+    assert torch.cuda.get_device_name(0) in describe_device(pick_device("cuda"))
