@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -30,6 +34,29 @@ def notebooks() -> list[Path]:
     return [ROOT / f"{name}.ipynb" for name in toc_files() if (ROOT / f"{name}.ipynb").exists()]
 
 
+class BuiltBook:
+    """The HTML book built once per test session (see the ``book`` fixture), with its build log."""
+
+    def __init__(self, output: Path, log: str, returncode: int, seconds: float) -> None:
+        self.html = output / "_build" / "html"
+        self.doctrees = output / "_build" / ".doctrees"
+        self.log, self.returncode, self.seconds = log, returncode, seconds
+
+    def page(self, docname: str) -> str:
+        return (self.html / f"{docname}.html").read_text(encoding="utf-8")
+
+    def execution_data(self) -> dict[str, dict]:
+        with (self.doctrees / "environment.pickle").open("rb") as handle:
+            environment = pickle.load(handle)
+        return {name: data.get("exec_data") or {} for name, data in environment.nb_metadata.items()}
+
+
 @pytest.fixture(scope="session")
-def root() -> Path:
-    return ROOT
+def book(tmp_path_factory: pytest.TempPathFactory) -> BuiltBook:
+    """Build the whole book, executing every notebook, with the same flags as `make book`."""
+    output = tmp_path_factory.mktemp("book")
+    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "--path-output", str(output),
+               "-W", "-n", "--keep-going"]
+    started = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
+    return BuiltBook(output, result.stdout + result.stderr, result.returncode, time.perf_counter() - started)

@@ -1,49 +1,20 @@
 """The book build: every notebook executes (in time), zero warnings, and the pages carry what readers need.
 
-The whole book is built once per test session (it executes every notebook), into a temporary folder, with
-the same command `make book` uses. All tests here share one xdist group so only one worker builds it.
+The whole book is built once per test session by the `book` fixture (conftest.py). All tests that use it share
+one xdist group, so only one worker builds it.
 """
 
 from __future__ import annotations
 
-import pickle
 import re
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, book_config, notebooks
+from conftest import ROOT, BuiltBook, book_config, notebooks
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 
 NOTEBOOK_TIME_LIMIT_S = 120
-
-
-class BuiltBook:
-    def __init__(self, output: Path, log: str, returncode: int, seconds: float) -> None:
-        self.html = output / "_build" / "html"
-        self.doctrees = output / "_build" / ".doctrees"
-        self.log, self.returncode, self.seconds = log, returncode, seconds
-
-    def page(self, docname: str) -> str:
-        return (self.html / f"{docname}.html").read_text(encoding="utf-8")
-
-    def execution_data(self) -> dict[str, dict]:
-        with (self.doctrees / "environment.pickle").open("rb") as handle:
-            environment = pickle.load(handle)
-        return {name: data.get("exec_data") or {} for name, data in environment.nb_metadata.items()}
-
-
-@pytest.fixture(scope="session")
-def book(tmp_path_factory: pytest.TempPathFactory) -> BuiltBook:
-    output = tmp_path_factory.mktemp("book")
-    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "--path-output", str(output),
-               "-W", "-n", "--keep-going"]
-    started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
-    return BuiltBook(output, result.stdout + result.stderr, result.returncode, time.perf_counter() - started)
 
 
 def test_book_builds_without_warnings(book: BuiltBook) -> None:
