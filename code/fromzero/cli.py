@@ -15,7 +15,10 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from fromzero import __version__
+from fromzero.embeddings.cli import add_commands as add_embed_commands
 from fromzero.errors import InputError, ScaleUnavailableError
+from fromzero.finetune.cli import add_commands as add_finetune_commands
+from fromzero.transformer.cli import add_commands as add_pretrain_commands
 
 EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 1
@@ -97,7 +100,12 @@ def _add_core_commands(subparsers: argparse._SubParsersAction) -> None:
     scale.set_defaults(handler=_data_scale_command)
 
 
-_COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [_add_core_commands]
+_COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_core_commands,
+    add_embed_commands,
+    add_finetune_commands,
+    add_pretrain_commands,
+]
 
 
 def build_parser() -> ArgumentParser:

@@ -1,0 +1,136 @@
+"""Benchmark: does a tiny GPT pretrained for 8 CPU minutes compress unseen English better than bzip2?
+
+Bits per character (bpc) on held-out text is a compression rate: an arithmetic coder driven by the
+model would spend that many bits per character. ``gzip -9`` and ``bzip2 -9`` compress the same
+held-out text and give the bar to clear (they see only that text; the model learned from the rest).
+
+The corpus is real, offline English of about 8 MB: BBC News (2,127 distinct articles), the prose of
+gensim's Wikipedia sample (107 articles) and the Lee corpus (300 articles). Every 10th document is
+held out, so training and evaluation share no document. The clock runs around the whole
+``python -m fromzero pretrain gpt`` process: tokeniser training, data preparation, training, scoring.
+
+    .venv/bin/python bench/bench_pretrain.py                    # 8 minutes, the defaults below
+    .venv/bin/python bench/bench_pretrain.py --minutes 2 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import bz2
+import gzip
+import json
+import lzma
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from fromzero.data import load_bbc_news
+from fromzero.data.sources import WIKI_DUMP, gensim_data
+
+HOLD_OUT_EVERY = 10
+# The model: 4 layers of width 128 over a 4k byte-level BPE vocabulary, context 256 (see bench/README.md).
+MODEL_OPTIONS = ["--vocab-size", "4096", "--context", "256", "--layers", "4", "--dim", "128", "--heads", "4"]
+_NOT_PROSE = ("=", "|", "!", "{", "}")
+_WIKI_EMPHASIS = re.compile(r"'{2,}")
+
+
+def wiki_articles() -> list[str]:
+    """The prose of each article of gensim's Wikipedia sample, markup stripped, one paragraph per line."""
+    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
+
+    articles = []
+    with bz2.open(gensim_data(WIKI_DUMP), "rb") as handle:
+        for _title, markup, _page_id in extract_pages(handle, filter_namespaces=("0",)):
+            if markup.lstrip().lower().startswith("#redirect"):
+                continue
+            lines = [line.strip() for line in filter_wiki(markup).splitlines()]
+            prose = [_WIKI_EMPHASIS.sub("", line) for line in lines if line and not line.startswith(_NOT_PROSE)]
+            if prose:
+                articles.append("\n".join(prose))
+    return articles
+
+
+def documents() -> list[str]:
+    news = list(load_bbc_news().drop_duplicates("text")["text"])
+    lee = [line.strip() for line in gensim_data("lee_background.cor").read_text(encoding="utf-8").splitlines()]
+    return news + wiki_articles() + [article for article in lee if article]
+
+
+def write_corpus(directory: Path) -> tuple[Path, Path]:
+    """train.txt and eval.txt, documents separated by blank lines; every 10th document goes to eval."""
+    docs = documents()
+    train = [doc for i, doc in enumerate(docs) if i % HOLD_OUT_EVERY != HOLD_OUT_EVERY - 1]
+    held_out = [doc for i, doc in enumerate(docs) if i % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1]
+    directory.mkdir(parents=True, exist_ok=True)
+    train_path, eval_path = directory / "train.txt", directory / "eval.txt"
+    train_path.write_text("\n\n".join(train), encoding="utf-8")
+    eval_path.write_text("\n\n".join(held_out), encoding="utf-8")
+    return train_path, eval_path
+
+
+def compressor_bits_per_char(text: str) -> dict[str, float]:
+    """gzip -9, bzip2 -9 and xz -9 on the UTF-8 bytes, in bits per character of the text."""
+    data = text.encode("utf-8")
+    sizes = {
+        "gzip -9": len(gzip.compress(data, compresslevel=9)),
+        "bzip2 -9": len(bz2.compress(data, compresslevel=9)),
+        "xz -9": len(lzma.compress(data, preset=9)),
+    }
+    return {name: 8 * size / len(text) for name, size in sizes.items()}
+
+
+def cpu_name() -> str:
+    try:
+        output = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        names = [line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith("Model name")]
+        return names[0] if names else platform.processor()
+    except OSError:
+        return platform.processor()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=8.0, help="time limit of the pretraining command (8)")
+    parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for the run (default: PyTorch's choice)")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/bench_pretrain"), help="folder for data and model")
+    parser.add_argument("extra", nargs="*", help="more options for 'pretrain gpt' (after --), e.g. -- --lr 3e-3")
+    args = parser.parse_args()
+
+    train_path, eval_path = write_corpus(args.work / "data")
+    held_out = eval_path.read_text(encoding="utf-8")
+    print(f"corpus: {train_path.stat().st_size / 1e6:.2f} MB training, {eval_path.stat().st_size / 1e6:.2f} MB "
+          f"held out ({len(held_out):,} characters)")
+    baselines = compressor_bits_per_char(held_out)
+
+    out = args.work / f"gpt-{time.strftime('%Y%m%d-%H%M%S')}"
+    command = [sys.executable, "-m", "fromzero", "pretrain", "gpt", "--corpus", str(train_path),
+               "--eval-corpus", str(eval_path), "--out", str(out), "--max-minutes", str(args.minutes),
+               *MODEL_OPTIONS, *args.extra]
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})}
+    load_before = os.getloadavg()
+    started = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - started
+    if completed.returncode != 0:
+        sys.exit(f"pretrain failed:\n{completed.stderr[-3000:]}")
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+
+    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')}, "
+          f"load average {load_before[0]:.2f} before and {os.getloadavg()[0]:.2f} after the run")
+    print("command:", " ".join(command[1:]))
+    print(f"wall time {wall:.0f} s (limit {args.minutes * 60:.0f} s); {result['steps']:,} steps, "
+          f"{result['parameters']:,} parameters, {result['tokens_per_second']:,.0f} training tokens/s")
+    rows = {"tiny GPT": result["eval_bits_per_char"], **baselines}
+    for name, bpc in rows.items():
+        print(f"{name:>10}: {bpc:.3f} bits/char")
+    ratio = result["eval_bits_per_char"] / baselines["bzip2 -9"]
+    print(f"tiny GPT / bzip2 -9 = {ratio:.3f} ({'beats' if ratio < 1 else 'does not beat'} bzip2)")
+    print(json.dumps({"wall_seconds": wall, "baselines": baselines, **result}))
+
+
+if __name__ == "__main__":
+    main()

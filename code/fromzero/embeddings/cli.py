@@ -1,0 +1,160 @@
+"""``python -m fromzero embed {train,evaluate}``: train word vectors on a text file, and score them.
+
+``train`` reads a corpus (one sentence per line, tokens separated by spaces), trains with the
+chosen method, and writes the vectors in the word2vec text format that gensim and most tools read;
+progress goes to stderr. ``evaluate`` prints the benchmark tables and, as its LAST line, one JSON
+object ``{"wordsim353": ..., "simlex999": ..., "analogy": ..., "oov_rate": ...}`` (``null`` where
+a score cannot be computed because the vocabulary covers none of the benchmark's items).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+METHOD_NAMES = ("sgns", "cbow", "glove", "fasttext")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
+def _non_negative_float(text: str, strictly_positive: bool = False) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value > 0 if strictly_positive else value >= 0) or value == float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"expected a {'positive' if strictly_positive else 'non-negative'} number, got {text}"
+        )
+    return value
+
+
+def _positive_float(text: str) -> float:
+    return _non_negative_float(text, strictly_positive=True)
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``embed`` with its ``train`` and ``evaluate`` subcommands."""
+    embed = subparsers.add_parser(
+        "embed",
+        help="train word vectors (Word2Vec, GloVe, FastText) and evaluate them",
+        description="Train static word vectors on a text file, or score a file of vectors on WordSim-353, "
+        "SimLex-999 and the Google analogies.",
+    )
+    commands = embed.add_subparsers(dest="embed_command", metavar="{train,evaluate}", required=True)
+    train = commands.add_parser(
+        "train",
+        help="train word vectors on a corpus and save them in the word2vec text format",
+        description="Read --corpus (UTF-8, one sentence per line, tokens separated by spaces), train word vectors "
+        "with --method, and write them to --out in the word2vec text format (header 'N D'), which gensim's "
+        "KeyedVectors.load_word2vec_format reads. Progress goes to stderr.",
+    )
+    train.add_argument(
+        "--method",
+        choices=METHOD_NAMES,
+        required=True,
+        help="sgns: skip-gram with negative sampling; cbow: continuous bag of words; glove; fasttext",
+    )
+    train.add_argument("--corpus", required=True, metavar="PATH", help="the training text")
+    train.add_argument("--out", required=True, metavar="PATH", help="where to write the vectors")
+    train.add_argument("--dim", type=_positive_int, default=100, help="dimensions of the vectors (100)")
+    train.add_argument("--window", type=_positive_int, default=5, help="context words on each side (5)")
+    train.add_argument("--negative", type=_count, default=5, help="negative samples per example (5)")
+    train.add_argument("--epochs", type=_positive_int, default=5, help="passes over the corpus (5)")
+    train.add_argument("--min-count", type=_positive_int, default=5, help="ignore words seen fewer times than this (5)")
+    train.add_argument(
+        "--subsample",
+        type=_non_negative_float,
+        default=1e-3,
+        help="threshold for dropping frequent words; 0 turns it off (1e-3)",
+    )
+    train.add_argument(
+        "--batch-size", type=_positive_int, help="examples per update (default: the method's own; for sgns, pairs)"
+    )
+    train.add_argument("--lr", type=_positive_float, help="starting learning rate (default: the method's own)")
+    train.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    train.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    train.set_defaults(handler=_train_command)
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score word vectors on WordSim-353, SimLex-999 and the Google analogies",
+        description="Read PATH (word2vec text format) and print Spearman correlations on WordSim-353 and "
+        "SimLex-999 and analogy accuracies (3CosAdd, 3CosMul) over the covered items. The last line is JSON with "
+        "wordsim353, simlex999, analogy (3CosAdd accuracy) and oov_rate (share of the benchmarks' distinct words "
+        "without a vector).",
+    )
+    evaluate.add_argument("path", metavar="PATH", help="a word2vec text file, e.g. written by 'embed train'")
+    evaluate.set_defaults(handler=_evaluate_command)
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    from fromzero.data import read_sentences
+    from fromzero.device import describe_device, pick_device
+    from fromzero.embeddings import EmbedOptions, train_embeddings
+    from fromzero.embeddings.io import save_word2vec_format
+
+    options = EmbedOptions(
+        dim=args.dim,
+        window=args.window,
+        negative=args.negative,
+        epochs=args.epochs,
+        min_count=args.min_count,
+        subsample=args.subsample,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        device=args.device,
+    )
+    device = pick_device(options.device)
+    started = time.perf_counter()
+    sentences = read_sentences(args.corpus)
+    tokens = sum(len(sentence) for sentence in sentences)
+    vectors = train_embeddings(args.method, sentences, options)
+    save_word2vec_format(vectors, args.out)
+    seconds = time.perf_counter() - started
+    print(
+        f"{args.method} on {describe_device(device)}: {len(sentences):,} sentences, {tokens:,} tokens, "
+        f"{len(vectors.words):,} words of {vectors.vectors.shape[1]} dimensions"
+    )
+    print(f"{seconds:.1f} s, {tokens * options.epochs / seconds:,.0f} words/s (reading and writing included)")
+    print(f"vectors written to {args.out}")
+    return 0
+
+
+def _evaluate_command(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from fromzero.embeddings.io import load_word2vec_format
+    from fromzero.evaluate import analogy_table, benchmark_oov_rate, benchmark_summary, similarity_table
+
+    vectors = load_word2vec_format(args.path)
+    similarity = similarity_table(vectors.words, vectors.vectors)
+    analogies = analogy_table(vectors.words, vectors.vectors)
+    summary = benchmark_summary(similarity, analogies, benchmark_oov_rate(vectors.words))
+    with pd.option_context("display.width", 120, "display.float_format", "{:.3f}".format):
+        print(f"{args.path}: {len(vectors.words):,} words, {vectors.vectors.shape[1]} dimensions\n")
+        print(similarity.to_string(), end="\n\n")
+        print(analogies.to_string(), end="\n\n")
+    sys.stdout.flush()
+    print(json.dumps(summary))
+    return 0

@@ -1,0 +1,352 @@
+"""FastText (Bojanowski, Grave, Joulin and Mikolov, 2017): skip-gram over character n-grams.
+
+A word is the bag of its character n-grams, ``<where>`` giving ``<wh, whe, her, ere, re>, <whe, ...``
+for n = 3..6, plus the word itself. Each n-gram is hashed (FNV-1a, exactly as fastText and gensim
+hash it) into one of ``buckets`` rows, and the word's input vector is the mean of its rows. The
+rest is Word2Vec's skip-gram with negative sampling. Since every string has n-grams, any word,
+misspelt or never seen, gets a vector: that is what Chapter 4 is about.
+
+Training goes through the book's one loop, :func:`fromzero.train.fit`, with plain SGD whose rate
+falls linearly to zero, as in fastText. A batch holds centre words with all their context words,
+so a centre's n-gram vectors are averaged once per batch rather than once per context word. The
+batch is small (256 centres) because SGD sums the gradients of a batch: n-grams such as ``ed>`` or
+``ing`` occur in a large share of all words, and with much larger batches their summed step overshoots.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fromzero.data import Vocabulary
+from fromzero.device import pick_device
+from fromzero.embeddings.options import EmbedOptions, WordVectors
+from fromzero.errors import InputError
+from fromzero.train import History, TrainConfig, fit
+
+MIN_N, MAX_N = 3, 6  # n-gram lengths, the paper's (and fastText's) defaults
+BUCKETS = 2_000_000  # hash buckets, fastText's default
+DEFAULT_LR = 0.05  # fastText's skip-gram rate, falling linearly to 0
+DEFAULT_BATCH_SIZE = 256  # centre words per update (each with up to 2 * window context words)
+NEGATIVE_POWER = 0.75  # negatives are drawn from the unigram distribution raised to this power
+
+_FNV_OFFSET, _FNV_PRIME = 2166136261, 16777619
+
+
+def fnv1a_32(data: bytes) -> int:
+    """The 32-bit FNV-1a hash, with fastText's quirk: bytes are sign-extended from ``int8`` first.
+
+    fastText XORs each byte as ``uint32_t(int8_t(c))``, so a byte of 128 or more (any non-ASCII
+    UTF-8 byte) becomes ``0xFFFFFF..``. Reproducing it keeps our buckets identical to fastText's
+    and gensim's, so vectors can be compared n-gram by n-gram.
+    """
+    value = _FNV_OFFSET
+    for byte in data:
+        value ^= byte if byte < 128 else byte | 0xFFFFFF00
+        value = (value * _FNV_PRIME) & 0xFFFFFFFF
+    return value
+
+
+def check_ngram_range(min_n: int, max_n: int) -> None:
+    """``max_n = 0`` switches n-grams off (a plain word-level skip-gram); otherwise 1 <= min_n <= max_n."""
+    if max_n == 0:
+        return
+    if not 1 <= min_n <= max_n:
+        raise InputError(f"n-gram lengths need 1 <= min_n <= max_n (or max_n = 0 for none), got {min_n}..{max_n}")
+
+
+def char_ngrams(word: str, min_n: int = MIN_N, max_n: int = MAX_N) -> list[str]:
+    """The character n-grams of ``<word>``, shortest first, each length in reading order.
+
+    The boundary symbols ``<`` and ``>`` make prefixes and suffixes distinct from the same letters
+    inside a word (``<re`` in *redo*, ``re>`` in *where*). The whole ``<word>`` is included when it
+    is short enough, as in fastText; a bare ``<`` or ``>`` never is.
+    """
+    check_ngram_range(min_n, max_n)
+    if max_n == 0:
+        return []
+    marked = f"<{word}>"
+    return [
+        marked[start : start + n]
+        for n in range(min_n, max_n + 1)
+        for start in range(len(marked) - n + 1)
+        if marked[start : start + n] not in ("<", ">")
+    ]
+
+
+def ngram_bucket(ngram: str, buckets: int = BUCKETS) -> int:
+    """The bucket (row of the n-gram table) that ``ngram`` hashes to: FNV-1a of its UTF-8 bytes, modulo ``buckets``."""
+    return fnv1a_32(ngram.encode("utf-8")) % buckets
+
+
+class FastTextModel(nn.Module):
+    """Input vectors for the vocabulary's words and n-gram buckets, output vectors for the words.
+
+    Of the ``buckets`` hash rows only those that some vocabulary word uses ever receive a gradient;
+    fastText keeps the others at their random initial values. We store only the used ones, so two
+    million buckets cost nothing, and an unseen word's n-gram that lands in an unused bucket simply
+    contributes nothing to its vector (rather than random noise).
+    """
+
+    def __init__(
+        self, words: Sequence[str], dim: int, *, min_n: int = MIN_N, max_n: int = MAX_N, buckets: int = BUCKETS
+    ) -> None:
+        super().__init__()
+        check_ngram_range(min_n, max_n)
+        if buckets < 1:
+            raise InputError(f"buckets must be at least 1, got {buckets}")
+        self.words = list(words)
+        self.word_index = {word: i for i, word in enumerate(self.words)}
+        self.min_n, self.max_n, self.buckets = min_n, max_n, buckets
+        word_buckets = [self.ngram_buckets(word) for word in self.words]
+        self.used_buckets = np.unique(np.array([b for found in word_buckets for b in found], dtype=np.int64))
+        self.bucket_row = {int(bucket): len(self.words) + k for k, bucket in enumerate(self.used_buckets)}
+        # Row lists of every word (its own row, then its n-grams'), flattened: word i owns
+        # subword_rows[subword_start[i] : subword_start[i] + subword_count[i]].
+        rows = [[i, *(self.bucket_row[b] for b in found)] for i, found in enumerate(word_buckets)]
+        counts = torch.tensor([len(r) for r in rows])
+        self.register_buffer("subword_rows", torch.tensor([row for r in rows for row in r]))
+        self.register_buffer("subword_count", counts)
+        self.register_buffer("subword_start", torch.cumsum(counts, 0) - counts)
+        self.input = nn.Embedding(len(self.words) + len(self.used_buckets), dim, sparse=True)
+        self.output = nn.Embedding(len(self.words), dim, sparse=True)
+        nn.init.uniform_(self.input.weight, -1.0 / dim, 1.0 / dim)  # fastText's initialisation
+        nn.init.zeros_(self.output.weight)  # as in fastText and Word2Vec
+
+    def ngram_buckets(self, word: str) -> list[int]:
+        """The bucket of each of ``word``'s n-grams (repeats kept: an n-gram seen twice counts twice)."""
+        return [ngram_bucket(ngram, self.buckets) for ngram in char_ngrams(word, self.min_n, self.max_n)]
+
+    def forward(self, centres: torch.Tensor) -> torch.Tensor:
+        """The input vectors of vocabulary words ``centres``: the mean of each one's subword rows."""
+        counts = self.subword_count[centres]
+        offsets = torch.cumsum(counts, 0) - counts
+        within = torch.arange(int(counts.sum()), device=centres.device) - torch.repeat_interleave(offsets, counts)
+        rows = self.subword_rows[torch.repeat_interleave(self.subword_start[centres], counts) + within]
+        hidden = F.embedding_bag(rows, self.input.weight, offsets, mode="mean", sparse=True)
+        if hidden.requires_grad:
+            # fastText's convention (gensim's too): every subword row moves by the whole gradient of
+            # the mean, not by its 1/n share; fastText's learning rate is tuned for that.
+            hidden.register_hook(lambda grad: grad * counts[:, None].to(grad.dtype))
+        return hidden
+
+    @torch.no_grad()
+    def vector(self, word: str) -> np.ndarray:
+        """A vector for any string: the mean of its known subword rows (its own row too, if it is in the vocabulary).
+
+        A string none of whose n-grams a training word shares gets the zero vector: there is
+        nothing to go on, and cosine similarity treats it as unrelated to everything.
+        """
+        rows = [self.word_index[word]] if word in self.word_index else []
+        rows += [self.bucket_row[b] for b in self.ngram_buckets(word) if b in self.bucket_row]
+        if not rows:
+            return np.zeros(self.input.embedding_dim, dtype=np.float32)
+        table = self.input.weight
+        return table[torch.tensor(rows, device=table.device)].mean(dim=0).cpu().numpy()
+
+    def vectors(self, words: Sequence[str]) -> np.ndarray:
+        """:meth:`vector` of each of ``words``, stacked."""
+        if not words:
+            return np.zeros((0, self.input.embedding_dim), dtype=np.float32)
+        return np.stack([self.vector(word) for word in words])
+
+    @torch.no_grad()
+    def word_vectors(self) -> WordVectors:
+        """The vocabulary's vectors (word row and n-gram rows averaged), as every method returns them."""
+        table = self.input.weight
+        vectors = torch.cat([self(chunk) for chunk in torch.arange(len(self.words), device=table.device).split(4096)])
+        return WordVectors(list(self.words), vectors.cpu().numpy())
+
+
+def sgns_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """Skip-gram with negative sampling, summed over the batch's (centre, context) pairs.
+
+    For a centre's vector h, a true context word's output vector u and k noise words' n_1..n_k,
+    a pair costs -log sigma(u . h) - sum_i log sigma(-n_i . h). The k noise words are drawn once
+    per centre and shared by its context words: the expected gradient is the same as with fresh
+    noise words for every pair, at a fraction of the cost. (A noise word that happens to be the true
+    context is kept, where word2vec.c would skip it; among thousands of words that is rare.) A sum,
+    not a mean: with plain SGD every pair then moves the vectors about as much as in fastText,
+    where each pair is its own update.
+    """
+    centres, contexts, valid, negatives = batch
+    hidden = model(centres)  # (B, d)
+    positive = (model.output(contexts) * hidden[:, None, :]).sum(-1)  # (B, C)
+    negative = (model.output(negatives) * hidden[:, None, :]).sum(-1)  # (B, k)
+    # -log sigma(x) = softplus(-x); each noise term counts once per valid context slot.
+    per_centre = (F.softplus(-positive) * valid).sum(-1) + valid.sum(-1) * F.softplus(negative).sum(-1)
+    return per_centre.sum()
+
+
+def keep_probabilities(counts: np.ndarray, threshold: float) -> np.ndarray:
+    """The chance of keeping each occurrence of a word under frequent-word subsampling.
+
+    Word2Vec's and fastText's formula, sqrt(t / f) + t / f for a word of relative frequency f,
+    capped at 1: *the* loses most of its occurrences, rare words keep all of theirs. ``threshold``
+    0 switches subsampling off.
+    """
+    if threshold == 0:
+        return np.ones(len(counts))
+    ratio = threshold / (counts / counts.sum())
+    return np.minimum(1.0, np.sqrt(ratio) + ratio)
+
+
+def noise_table(counts: np.ndarray, size: int = 1_000_000) -> torch.Tensor:
+    """Word ids repeated in proportion to count^0.75: a uniform draw from it is a draw of a noise word.
+
+    Word2Vec's and fastText's trick: one random index instead of a search through the cumulative
+    distribution. The power 0.75 gives rare words a little more than their share.
+    """
+    weights = counts.astype(np.float64) ** NEGATIVE_POWER
+    copies = np.maximum(1, np.round(weights / weights.sum() * size)).astype(np.int64)
+    return torch.repeat_interleave(torch.arange(len(counts)), torch.from_numpy(copies))
+
+
+class SkipGramBatches:
+    """Batches of ``(centres, contexts, valid, negatives)``, redrawn every epoch.
+
+    Each epoch subsamples frequent words (removing them before windows are taken, which widens the
+    window, as in Word2Vec) and shuffles the centres. Every centre gets a window size drawn from
+    1..``window``, so nearer words count more often; ``valid`` marks the context slots inside that
+    window and inside the centre's sentence, and each centre gets ``negative`` noise words. All draws
+    come from PyTorch's global generator, which :func:`fit` seeds and restores on resume. The
+    number of batches is fixed from the expected number of kept words, so that the loop knows the
+    length of an epoch; batch sizes vary slightly around ``batch_size``.
+    """
+
+    def __init__(
+        self,
+        sentences: Sequence[np.ndarray],
+        counts: np.ndarray,
+        *,
+        window: int,
+        negative: int,
+        subsample: float,
+        batch_size: int,
+    ) -> None:
+        self.stream = torch.from_numpy(np.concatenate(sentences))
+        self.sentence = torch.repeat_interleave(torch.arange(len(sentences)), torch.tensor([len(s) for s in sentences]))
+        self.keep = torch.from_numpy(keep_probabilities(counts, subsample)).float()
+        self.noise_table = noise_table(counts)
+        self.window, self.negative = window, negative
+        self.offsets = torch.tensor([d for d in range(-window, window + 1) if d != 0])
+        self.batches = max(1, math.ceil(float(self.keep[self.stream].sum()) / batch_size))
+
+    def __len__(self) -> int:
+        return self.batches
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, ...]]:
+        kept = torch.rand(len(self.stream)) < self.keep[self.stream]
+        words, sentence = self.stream[kept], self.sentence[kept]
+        for centres in torch.tensor_split(torch.randperm(len(words)), self.batches):
+            positions = centres[:, None] + self.offsets[None, :]
+            inside = (positions >= 0) & (positions < len(words))
+            positions = positions.clamp(0, max(len(words) - 1, 0))
+            reach = torch.randint(1, self.window + 1, (len(centres), 1))
+            valid = inside & (sentence[positions] == sentence[centres, None]) & (self.offsets.abs() <= reach)
+            negatives = self.noise_table[torch.randint(len(self.noise_table), (len(centres), self.negative))]
+            yield words[centres], words[positions], valid.float(), negatives
+
+
+@contextmanager
+def _one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """Run PyTorch's CPU operations in one thread for the duration (restored afterwards).
+
+    A step is many small tensor operations; split over several threads, they spend more time
+    waiting for each other than they save, badly so on a machine other programs share.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+@dataclass
+class FastTextRun:
+    """What :func:`fit_fasttext` trained: the model (which gives vectors for any word) and the loss history."""
+
+    model: FastTextModel
+    history: History
+
+    def word_vectors(self) -> WordVectors:
+        return self.model.word_vectors()
+
+
+def fit_fasttext(
+    sentences: Sequence[Sequence[str]],
+    options: EmbedOptions,
+    *,
+    min_n: int = MIN_N,
+    max_n: int = MAX_N,
+    buckets: int = BUCKETS,
+) -> FastTextRun:
+    """Train FastText on ``sentences``, keeping the model (for any word's vector) and the loss history.
+
+    Words seen fewer than ``options.min_count`` times are dropped from the text, as fastText does;
+    ``max_n=0`` trains a plain word-level skip-gram with the same code, for comparisons.
+    """
+    check_ngram_range(min_n, max_n)
+    if options.negative < 1:
+        raise InputError("FastText's skip-gram needs at least one negative sample per pair: set negative to 1 or more")
+    vocabulary = Vocabulary.build(sentences, min_count=options.min_count)
+    words = [token for token in vocabulary.tokens if token != vocabulary.unk_token]
+    index = {word: i for i, word in enumerate(words)}
+    encoded = [np.array([index[t] for t in sentence if t in index], dtype=np.int64) for sentence in sentences]
+    encoded = [ids for ids in encoded if len(ids) > 1]
+    if not encoded:
+        raise InputError("no sentence has two words of the vocabulary: there is no (word, context) pair to train on")
+    counts = np.array([vocabulary.counts[vocabulary.index(word)] for word in words], dtype=np.int64)
+    batches = SkipGramBatches(
+        encoded,
+        counts,
+        window=options.window,
+        negative=options.negative,
+        subsample=options.subsample,
+        batch_size=options.batch_size or DEFAULT_BATCH_SIZE,
+    )
+    torch.manual_seed(options.seed)
+    model = FastTextModel(words, options.dim, min_n=min_n, max_n=max_n, buckets=buckets)
+    model.to(pick_device(options.device))
+    lr = options.lr or DEFAULT_LR
+    config = TrainConfig(
+        epochs=options.epochs,
+        lr=lr,
+        schedule="linear",
+        max_grad_norm=None,
+        mixed_precision="no",
+        seed=options.seed,
+        device=options.device,
+        progress=options.progress,
+        log_every=50,
+    )
+    with _one_cpu_thread(model.input.weight.device):
+        history = fit(model, batches, sgns_loss, config, optimizer=torch.optim.SGD(model.parameters(), lr=lr))
+    return FastTextRun(model, history)
+
+
+def train_fasttext(
+    sentences: Sequence[Sequence[str]],
+    options: EmbedOptions,
+    *,
+    min_n: int = MIN_N,
+    max_n: int = MAX_N,
+    buckets: int = BUCKETS,
+) -> WordVectors:
+    """FastText vectors for the words of ``sentences`` seen at least ``options.min_count`` times.
+
+    For vectors of unseen words, use :func:`fit_fasttext` and its model's ``vector(word)``.
+    """
+    return fit_fasttext(sentences, options, min_n=min_n, max_n=max_n, buckets=buckets).word_vectors()
+

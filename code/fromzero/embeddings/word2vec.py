@@ -1,0 +1,618 @@
+"""Word2Vec (Mikolov et al., 2013): skip-gram with negative sampling (SGNS) and CBOW, fast on a CPU.
+
+Chapter 2 derives both models and builds slow, readable versions with the book's training loop;
+this module is the tested, fast version behind ``python -m fromzero embed train --method sgns|cbow``.
+It trains in PyTorch, on the CPU or unchanged on a GPU, at gensim's speed on a CPU
+(``bench/bench_word2vec.py`` measures it).
+
+Why it does not use :func:`fromzero.train.fit`
+    A step of ``fit`` runs an optimizer over every parameter: for Word2Vec that is two
+    ``|V| x d`` tables (2 million numbers for 10,000 words of 100 dimensions), of which a batch of
+    a few thousand pairs touches a few thousand rows. That full-table update, not the maths, is
+    what makes a straightforward PyTorch Word2Vec about ten times slower than gensim. Here each
+    step computes the few rows' gradients by hand (:func:`negative_sampling_gradients`, checked
+    against autograd in the tests) and adds ``-lr`` times them into the tables: plain SGD, the
+    original algorithm, with its learning rate decaying linearly to zero over training.
+
+What else makes it fast
+    * The corpus is an array of word ids, and everything random about an epoch (which frequent
+      words are dropped, each position's window, the negative samples) is drawn in bulk with NumPy
+      for a chunk of a million tokens at a time, by a second thread while the first one trains.
+    * A step trains thousands of examples with a handful of large tensor operations; a group of
+      :data:`NEGATIVE_GROUP` examples shares its draw of negative words, which turns the negative
+      scores into one batched matrix product; rows are added with ``scatter_add_``, about three
+      times faster on a CPU than ``index_add_``.
+    * PyTorch's operations run single-threaded: each is too small to be worth splitting, and on a
+      shared machine the threads would wait for one another. Instead the two halves of a batch can
+      run on two threads, and the trainer keeps timing whether that pays (see ``_ThreadChooser``).
+
+Reproducibility
+    On the CPU a run is a deterministic function of the corpus and :class:`EmbedOptions` (``seed``
+    included): the random draws come from generators seeded with it, in an order that does not
+    depend on thread timing, and one or two threads compute the same numbers. On a GPU,
+    ``scatter_add_`` sums in a nondeterministic order, so runs differ in the last bits.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from fromzero.device import pick_device
+from fromzero.embeddings.options import EmbedOptions, WordVectors
+from fromzero.errors import InputError
+
+NOISE_POWER = 0.75  # negatives are drawn from the unigram distribution raised to this power
+NOISE_TABLE_SIZE = 10_000_000  # entries of the table negatives are drawn from, as in word2vec.c
+NEGATIVE_GROUP = 8  # consecutive examples that share one draw of negative words
+CHUNK_TOKENS = 1 << 20  # tokens whose pairs are prepared at a time
+MIN_LR_FRACTION = 1e-4  # the learning rate decays linearly to this fraction of its start, as in word2vec.c
+DEFAULT_LR = {"sgns": 0.025, "cbow": 0.05}  # word2vec.c's defaults
+DEFAULT_BATCH_SIZE = {"sgns": 4096, "cbow": 1024}  # pairs (sgns) or centre words (cbow) per update
+LOSS_EVERY = 50  # steps between two measurements of the loss, for the progress bar and the history
+
+
+@dataclass
+class EncodedCorpus:
+    """A corpus as arrays of word ids, the vocabulary sorted by count (ties alphabetically).
+
+    ``ids`` holds the corpus's in-vocabulary tokens in order and ``sentence`` the sentence each
+    came from; words rarer than ``min_count`` are removed before windows are taken, as in
+    word2vec.c and gensim, so a window reaches past them. ``tokens`` counts every token read.
+    """
+
+    words: list[str]
+    counts: np.ndarray
+    ids: np.ndarray
+    sentence: np.ndarray
+    tokens: int
+
+
+@dataclass
+class Word2VecRun:
+    """What :func:`train_word2vec` produced and measured.
+
+    ``losses[i]`` is the mean loss per example of a step taken after ``words_seen[i]`` corpus
+    tokens had been processed (epochs included); ``examples`` counts the (centre, context) pairs
+    (SGNS) or windows (CBOW) trained on; ``seconds`` counts encoding and training.
+    """
+
+    vectors: WordVectors
+    losses: list[float]
+    words_seen: list[int]
+    examples: int
+    seconds: float
+    corpus_tokens: int
+    epochs: int
+
+    @property
+    def words_per_second(self) -> float:
+        """Corpus tokens times epochs, per second: the unit gensim reports."""
+        return self.corpus_tokens * self.epochs / self.seconds if self.seconds else 0.0
+
+
+def encode_corpus(sentences: Sequence[Sequence[str]], min_count: int) -> EncodedCorpus:
+    """Count the words, keep those seen ``min_count`` times or more, and turn the corpus into ids.
+
+    Word types get provisional ids in one pass over the tokens, and NumPy maps those to the final,
+    frequency-sorted ids: a million tokens take well under a second.
+    """
+    if isinstance(sentences, str) or any(isinstance(sentence, str) for sentence in sentences[:1]):
+        raise InputError("sentences must be lists of tokens, e.g. [['the', 'cat'], ...], not strings")
+    counter = Counter(chain.from_iterable(sentences))
+    if not counter:
+        raise InputError("empty corpus: the sentences hold no tokens")
+    types = list(counter)
+    type_ids = {word: i for i, word in enumerate(types)}
+    flat = np.fromiter(map(type_ids.__getitem__, chain.from_iterable(sentences)), dtype=np.int64)
+    type_counts = np.fromiter(counter.values(), dtype=np.int64, count=len(types))
+    kept = sorted(np.flatnonzero(type_counts >= min_count).tolist(), key=lambda i: (-type_counts[i], types[i]))
+    if not kept:
+        raise InputError(
+            f"no word occurs at least min_count={min_count} times in the corpus ({len(types)} distinct words, "
+            f"the most frequent seen {type_counts.max()} times): lower --min-count or use a larger corpus"
+        )
+    final_ids = np.full(len(types), -1, dtype=np.int64)
+    final_ids[kept] = np.arange(len(kept))
+    ids = final_ids[flat]
+    lengths = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+    sentence = np.repeat(np.arange(len(sentences), dtype=np.int64), lengths)
+    inside = ids >= 0
+    return EncodedCorpus([types[i] for i in kept], type_counts[kept], ids[inside], sentence[inside], len(flat))
+
+
+def keep_probabilities(counts: np.ndarray, threshold: float) -> np.ndarray:
+    """The probability of keeping each occurrence of a word when subsampling frequent words.
+
+    With ``f`` a word's share of the corpus and ``t`` the threshold, word2vec.c and gensim keep it
+    with probability ``sqrt(t / f) + t / f`` (at most 1); Mikolov et al. (2013b) print the simpler
+    ``sqrt(t / f)``. Words rarer than about ``t`` are always kept. ``threshold=0`` turns
+    subsampling off.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    if threshold == 0:
+        return np.ones_like(counts)
+    ratio = threshold / (counts / counts.sum())
+    return np.minimum(1.0, np.sqrt(ratio) + ratio)
+
+
+def noise_distribution(counts: np.ndarray, power: float = NOISE_POWER) -> np.ndarray:
+    """The distribution negatives are drawn from: counts raised to ``power``, normalised."""
+    weights = np.asarray(counts, dtype=np.float64) ** power
+    return weights / weights.sum()
+
+
+def noise_table(probabilities: np.ndarray, size: int = NOISE_TABLE_SIZE) -> np.ndarray:
+    """A table in which word ``i`` fills a share ``probabilities[i]`` of the entries (to within one entry).
+
+    Drawing a uniform random entry then draws a word from the distribution in constant time,
+    which is word2vec.c's trick; a binary search per draw would cost ``log |V|``.
+    """
+    boundaries = np.rint(np.cumsum(probabilities) * size).astype(np.int64)
+    return np.repeat(np.arange(len(probabilities), dtype=np.int64), np.diff(boundaries, prepend=0))
+
+
+def window_reach(sentence: np.ndarray, window: int, rng: np.random.Generator) -> np.ndarray:
+    """Each position's window size, drawn uniformly from 1 to ``window`` as in word2vec.c.
+
+    A neighbour at distance ``k`` is then used with probability ``(window - k + 1) / window``:
+    near words count more than far ones, without any weights in the loss.
+    """
+    return rng.integers(1, window + 1, size=len(sentence))
+
+
+def skipgram_pairs(sentence: np.ndarray, window: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The positions ``(centre, context)`` of every skip-gram pair of a run of tokens.
+
+    ``sentence[i]`` is the sentence of position ``i``: windows stop at sentence boundaries. The
+    pairs come grouped by offset (every pair at distance +1, then -1, +2, ...), so consecutive
+    pairs have different centre words, which is what sharing negatives between neighbouring
+    pairs needs; in text order, up to ten pairs in a row would share one centre.
+    """
+    reach = window_reach(sentence, window, rng)
+    centres, contexts = [], []
+    for distance in range(1, window + 1):
+        same = sentence[distance:] == sentence[:-distance]
+        left = np.flatnonzero(same & (reach[:-distance] >= distance))  # centre on the left
+        right = np.flatnonzero(same & (reach[distance:] >= distance)) + distance  # centre on the right
+        centres += [left, right]
+        contexts += [left + distance, right - distance]
+    return np.concatenate(centres), np.concatenate(contexts)
+
+
+def cbow_windows(sentence: np.ndarray, window: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """The positions ``(centre, context)`` of every CBOW window of a run of tokens, centre by centre.
+
+    Same windows as :func:`skipgram_pairs`, but sorted by centre (text order), so that each
+    centre's context words are contiguous. Centres without any context (one-word sentences) are absent.
+    """
+    reach = window_reach(sentence, window, rng)
+    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
+    positions = np.arange(len(sentence))[:, None] + offsets
+    inside = (positions >= 0) & (positions < len(sentence)) & (np.abs(offsets) <= reach[:, None])
+    inside &= sentence[np.clip(positions, 0, len(sentence) - 1)] == sentence[:, None]
+    centres, which = np.nonzero(inside)
+    return centres, centres + offsets[which]
+
+
+def interleave(count: int, stride: int) -> np.ndarray:
+    """An order of ``count`` items (a multiple of ``stride``) in which consecutive items lie ``count / stride`` apart.
+
+    CBOW trains neighbouring centres, whose windows overlap, one after the other; interleaving
+    them makes the ``stride`` examples of a group that share negatives come from different parts
+    of the text.
+    """
+    return np.arange(count).reshape(stride, count // stride).T.ravel()
+
+
+def negative_sampling_gradients(
+    inputs: torch.Tensor,
+    targets: torch.Tensor,
+    noise: torch.Tensor,
+    clash: torch.Tensor,
+    scale: float = 1.0,
+    with_loss: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The gradients of the negative-sampling loss for groups of examples sharing their negatives.
+
+    Shapes: ``inputs`` and ``targets`` are ``(G, g, d)``: ``g`` examples in each of ``G`` groups,
+    an input vector (the centre word's for SGNS, the mean of the context for CBOW) and the output
+    vector of the word to predict. ``noise`` is ``(G, K, d)``, the output vectors of the group's
+    ``K`` negative words, and ``clash`` is a ``(G, g, K)`` boolean tensor, True where a negative
+    happens to be the example's own target (it is then skipped, as in word2vec.c; write
+    ``use_ek = 1 - clash_ek``). The loss summed over the examples is
+
+        L = sum_e [ -log sigmoid(v_e . u_e) - sum_k use_ek log sigmoid(-v_e . n_k) ],
+
+    and with ``s = v . u`` its gradients are ``dL/ds = sigmoid(s) - 1`` for the target and
+    ``sigmoid(s)`` for a negative, from which
+
+        dL/dv_e = (sigmoid(s_e) - 1) u_e + sum_k use_ek sigmoid(s_ek) n_k
+        dL/du_e = (sigmoid(s_e) - 1) v_e
+        dL/dn_k = sum_e use_ek sigmoid(s_ek) v_e.
+
+    Returns the three gradients (shaped like their vectors) multiplied by ``scale`` (``-lr`` gives
+    SGD's updates at the cost of scaling the small ``dL/ds`` terms rather than the gradients) and,
+    if ``with_loss``, ``L`` divided by the number of examples.
+    """
+    positive = (inputs * targets).sum(-1)
+    negative = torch.bmm(inputs, noise.transpose(1, 2))
+    positive_error = torch.sigmoid(positive).sub_(1).mul_(scale)
+    negative_error = torch.sigmoid(negative).masked_fill_(clash, 0).mul_(scale)
+    grad_inputs = torch.baddbmm(positive_error.unsqueeze(-1) * targets, negative_error, noise)
+    grad_targets = positive_error.unsqueeze(-1) * inputs
+    grad_noise = torch.bmm(negative_error.transpose(1, 2), inputs)
+    loss = None
+    if with_loss:
+        negative_loss = torch.nn.functional.logsigmoid(-negative).masked_fill_(clash, 0).sum()
+        loss = -(torch.nn.functional.logsigmoid(positive).sum() + negative_loss) / positive.numel()
+    return grad_inputs, grad_targets, grad_noise, loss
+
+
+@dataclass
+class _Chunk:
+    """The training examples of one chunk of the corpus, ready for the device."""
+
+    epoch: int
+    start: int  # position of the chunk's first token in the corpus
+    tokens: int  # the chunk's number of tokens before subsampling
+    targets: torch.Tensor  # (n,) the word each example predicts
+    inputs: torch.Tensor  # sgns: (n,) centre words; cbow: (p,) context words of all examples, example by example
+    rows: torch.Tensor | None  # cbow: (p,) the example each context word belongs to
+    context_starts: np.ndarray | None  # cbow: (n + 1,) where each example's context words start in ``inputs``
+    noise: torch.Tensor  # (n // NEGATIVE_GROUP, K) negative words, one draw per group
+    clash: torch.Tensor  # (n // NEGATIVE_GROUP, NEGATIVE_GROUP, K) True where a negative is the example's target
+
+
+@dataclass
+class _Updates:
+    """What one part of a batch adds to the rows of the two tables: minus lr times their gradients."""
+
+    input_ids: torch.Tensor  # sgns: centre words; cbow: context words
+    inputs: torch.Tensor
+    target_ids: torch.Tensor
+    targets: torch.Tensor
+    noise_ids: torch.Tensor
+    noise: torch.Tensor
+    loss: torch.Tensor | None
+
+
+class _Model:
+    """The two tables and the SGD step of one architecture (``"sgns"`` or ``"cbow"``)."""
+
+    def __init__(self, architecture: str, vocab_size: int, options: EmbedOptions, device: torch.device) -> None:
+        generator = torch.Generator().manual_seed(options.seed)
+        # word2vec.c's initialisation: inputs uniform in [-0.5/d, 0.5/d], outputs zero.
+        self.input = ((torch.rand(vocab_size, options.dim, generator=generator) - 0.5) / options.dim).to(device)
+        self.output = torch.zeros(vocab_size, options.dim, device=device)
+        self.architecture = architecture
+        self.negative = options.negative
+
+    def step(
+        self, chunk: _Chunk, examples: slice, lr: float, with_loss: bool, helper: ThreadPoolExecutor | None
+    ) -> torch.Tensor | None:
+        """One SGD update on the examples ``examples`` of ``chunk`` (a multiple of NEGATIVE_GROUP of them).
+
+        The batch is cut in two halves whose updates are computed from the same tables, then added
+        in a fixed order (first half, second half). With a ``helper`` thread the halves are
+        computed at the same time and the two tables updated at the same time; without one the
+        same operations run one after the other. The results are identical to the last bit.
+        """
+        groups = (examples.stop - examples.start) // NEGATIVE_GROUP
+        middle = examples.start + max(1, groups // 2) * NEGATIVE_GROUP
+        halves = [
+            half for half in (slice(examples.start, middle), slice(middle, examples.stop)) if half.stop > half.start
+        ]
+        if helper is None or len(halves) == 1:
+            parts = [self.updates(chunk, half, lr, with_loss) for half in halves]
+            self.apply_inputs(parts)
+            self.apply_outputs(parts)
+        else:
+            second = helper.submit(self.updates, chunk, halves[1], lr, with_loss)
+            parts = [self.updates(chunk, halves[0], lr, with_loss), second.result()]
+            outputs = helper.submit(self.apply_outputs, parts)
+            self.apply_inputs(parts)
+            outputs.result()
+        if not with_loss:
+            return None
+        sizes = [half.stop - half.start for half in halves]
+        return sum(part.loss * size for part, size in zip(parts, sizes, strict=True)) / sum(sizes)
+
+    def updates(self, chunk: _Chunk, examples: slice, lr: float, with_loss: bool) -> _Updates:
+        """SGD's updates for the rows that ``examples`` use; reads the tables only."""
+        dim = self.input.shape[1]
+        targets = chunk.targets[examples]
+        groups = len(targets) // NEGATIVE_GROUP
+        first_group = examples.start // NEGATIVE_GROUP
+        if self.architecture == "sgns":
+            input_ids = chunk.inputs[examples]
+            inputs = self.input.index_select(0, input_ids)
+        else:
+            first, last = chunk.context_starts[examples.start], chunk.context_starts[examples.stop]
+            input_ids, rows = chunk.inputs[first:last], chunk.rows[first:last] - examples.start
+            inputs = _add_rows(
+                torch.zeros(len(targets), dim, device=self.input.device), rows, self.input.index_select(0, input_ids)
+            )
+            inputs /= torch.bincount(rows, minlength=len(targets)).unsqueeze(1)
+        noise_ids = chunk.noise[first_group : first_group + groups].reshape(-1)
+        input_updates, target_updates, noise_updates, loss = negative_sampling_gradients(
+            inputs.view(groups, NEGATIVE_GROUP, dim),
+            self.output.index_select(0, targets).view(groups, NEGATIVE_GROUP, dim),
+            self.output.index_select(0, noise_ids).view(groups, self.negative, dim),
+            chunk.clash[first_group : first_group + groups],
+            scale=-lr,
+            with_loss=with_loss,
+        )
+        input_updates = input_updates.view(-1, dim)
+        if self.architecture == "cbow":
+            # word2vec.c and gensim move every context word by the gradient with respect to the
+            # mean, not by its 1/count share of it: the convention their learning rates are tuned for.
+            input_updates = input_updates[rows]
+        return _Updates(
+            input_ids,
+            input_updates,
+            targets,
+            target_updates.view(-1, dim),
+            noise_ids,
+            noise_updates.view(-1, dim),
+            loss,
+        )
+
+    def apply_inputs(self, parts: list[_Updates]) -> None:
+        for part in parts:
+            _add_rows(self.input, part.input_ids, part.inputs)
+
+    def apply_outputs(self, parts: list[_Updates]) -> None:
+        for part in parts:
+            _add_rows(self.output, part.target_ids, part.targets)
+            _add_rows(self.output, part.noise_ids, part.noise)
+
+
+class _ThreadChooser:
+    """Decides whether steps run on one thread or two, and keeps deciding as the machine's load changes.
+
+    Two threads help on a machine with a free core and hurt on one busy with other programs, where
+    every step waits for whichever thread was descheduled. Both ways give identical numbers (see
+    :meth:`_Model.step`), so every :data:`PERIOD` steps the next ``2 * TRIAL_STEPS`` steps
+    alternate between the two ways and are timed, and the faster way runs until the next trial.
+    """
+
+    PERIOD = 256
+    TRIAL_STEPS = 8
+
+    def __init__(self, helper: ThreadPoolExecutor | None) -> None:
+        self.helper = helper
+        self.seconds: dict[bool, list[float]] = {False: [], True: []}
+        self.parallel = False
+        self.step = 0
+
+    def helper_for_next_step(self) -> ThreadPoolExecutor | None:
+        if self.helper is None:
+            return None
+        phase = self.step % self.PERIOD
+        if phase == 2 * self.TRIAL_STEPS:
+            self.parallel = np.median(self.seconds[True]) < np.median(self.seconds[False])
+            self.seconds = {False: [], True: []}
+        parallel = phase % 2 == 1 if phase < 2 * self.TRIAL_STEPS else self.parallel
+        return self.helper if parallel else None
+
+    def record(self, seconds: float, helper: ThreadPoolExecutor | None) -> None:
+        if self.step % self.PERIOD < 2 * self.TRIAL_STEPS:
+            self.seconds[helper is not None].append(seconds)
+        self.step += 1
+
+
+def _add_rows(table: torch.Tensor, ids: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+    """``table[ids[i]] += rows[i]`` for every i, repeated ids summed (what ``index_add_`` does).
+
+    ``scatter_add_`` with the ids broadcast along each row gives the same sums and runs about three
+    times faster than ``index_add_`` on a CPU, which loops over the rows one by one.
+    """
+    return table.scatter_add_(0, ids.unsqueeze(1).expand(-1, table.shape[1]), rows)
+
+
+def _prepare_chunks(
+    corpus: EncodedCorpus, architecture: str, options: EmbedOptions, rng: np.random.Generator
+) -> Iterator[_Chunk]:
+    """Every chunk of every epoch: subsampled, windowed, with its negatives drawn."""
+    keep = keep_probabilities(corpus.counts, options.subsample)
+    table = noise_table(noise_distribution(corpus.counts))
+    total = len(corpus.ids)
+    for epoch in range(options.epochs):
+        for start in range(0, total, CHUNK_TOKENS):
+            ids = corpus.ids[start : start + CHUNK_TOKENS]
+            kept = rng.random(len(ids)) < keep[ids]
+            ids, sentence = ids[kept], corpus.sentence[start : start + CHUNK_TOKENS][kept]
+            if architecture == "sgns":
+                targets, inputs, rows, context_starts = _skipgram_examples(ids, sentence, options.window, rng)
+            else:
+                targets, inputs, rows, context_starts = _cbow_examples(ids, sentence, options.window, rng)
+            noise = table[rng.integers(0, len(table), size=(len(targets) // NEGATIVE_GROUP, options.negative))]
+            clash = noise[:, None, :] == targets.reshape(-1, NEGATIVE_GROUP, 1)
+            yield _Chunk(
+                epoch,
+                start,
+                min(CHUNK_TOKENS, total - start),
+                torch.from_numpy(targets),
+                torch.from_numpy(inputs),
+                None if rows is None else torch.from_numpy(rows),
+                context_starts,
+                torch.from_numpy(noise),
+                torch.from_numpy(clash),
+            )
+
+
+def _skipgram_examples(
+    ids: np.ndarray, sentence: np.ndarray, window: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, None, None]:
+    """Targets (context words) and inputs (centre words), trimmed to whole groups of NEGATIVE_GROUP."""
+    centres, contexts = skipgram_pairs(sentence, window, rng)
+    usable = len(centres) - len(centres) % NEGATIVE_GROUP
+    return ids[contexts[:usable]], ids[centres[:usable]], None, None
+
+
+def _cbow_examples(
+    ids: np.ndarray, sentence: np.ndarray, window: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Targets (centre words), their context words, the example of each context word, and where each example starts.
+
+    The examples are interleaved (see :func:`interleave`) and trimmed to whole groups.
+    """
+    centres, contexts = cbow_windows(sentence, window, rng)
+    examples, starts, sizes = np.unique(centres, return_index=True, return_counts=True)
+    usable = len(examples) - len(examples) % NEGATIVE_GROUP
+    order = interleave(usable, NEGATIVE_GROUP)
+    sizes = sizes[order]
+    rows = np.repeat(np.arange(usable), sizes)
+    # The context positions of example order[q], for q = 0, 1, ...: a gather of ragged slices.
+    offsets_in_slice = np.arange(len(rows)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    picked = np.repeat(starts[order], sizes) + offsets_in_slice
+    context_starts = np.concatenate([[0], np.cumsum(sizes)])
+    return ids[examples[order]], ids[contexts[picked]], rows, context_starts
+
+
+def _in_background(chunks: Iterator[_Chunk], device: torch.device, depth: int = 2) -> Iterator[_Chunk]:
+    """Run ``chunks`` in a second thread, ``depth`` chunks ahead, and yield them on ``device``.
+
+    NumPy releases the interpreter lock for its bulk work, so preparing the next chunk overlaps
+    with training on this one. The order of the chunks, hence every random draw, is unchanged.
+    """
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                _put(ready, _to_device(chunk, device), stop)
+                if stop.is_set():
+                    return
+        except BaseException as error:  # handed to the training thread, which raises it
+            _put(ready, error, stop)
+            return
+        _put(ready, None, stop)
+
+    worker = threading.Thread(target=produce, name="word2vec-chunks", daemon=True)
+    worker.start()
+    try:
+        while (item := ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
+def _put(ready: queue.Queue, item: object, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            ready.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _to_device(chunk: _Chunk, device: torch.device) -> _Chunk:
+    if device.type == "cpu":
+        return chunk
+    rows = None if chunk.rows is None else chunk.rows.to(device)
+    targets, inputs, noise = chunk.targets.to(device), chunk.inputs.to(device), chunk.noise.to(device)
+    clash = chunk.clash.to(device)
+    return _Chunk(chunk.epoch, chunk.start, chunk.tokens, targets, inputs, rows, chunk.context_starts, noise, clash)
+
+
+@contextmanager
+def _step_threads(device: torch.device) -> Iterator[ThreadPoolExecutor | None]:
+    """On the CPU: PyTorch's operations single-threaded, plus a helper thread when PyTorch may use two or more.
+
+    Restores PyTorch's thread count afterwards, so a notebook that trains Word2Vec is left as it was.
+    """
+    if device.type != "cpu":
+        yield None
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        if previous >= 2:
+            with ThreadPoolExecutor(1, thread_name_prefix="word2vec-step") as helper:
+                yield helper
+        else:
+            yield None
+    finally:
+        torch.set_num_threads(previous)
+
+
+def train_word2vec(
+    sentences: Sequence[Sequence[str]], options: EmbedOptions, architecture: str = "sgns"
+) -> Word2VecRun:
+    """Train skip-gram (``"sgns"``) or CBOW (``"cbow"``) with negative sampling; see the module docstring.
+
+    ``options.batch_size`` counts (centre, context) pairs for SGNS and centre words for CBOW;
+    ``options.lr`` is the starting learning rate (word2vec.c's 0.025 and 0.05 by default).
+    ``options.negative`` must be at least 1: without negatives the model has nothing to push
+    apart and collapses.
+    """
+    if architecture not in DEFAULT_LR:
+        raise InputError(f"unknown Word2Vec architecture {architecture!r}: choose sgns or cbow")
+    if options.negative < 1:
+        raise InputError(f"{architecture} needs at least one negative sample per example, got negative=0")
+    started = time.perf_counter()
+    device = pick_device(options.device)
+    corpus = encode_corpus(sentences, options.min_count)
+    batch = _batch_size(options.batch_size or DEFAULT_BATCH_SIZE[architecture])
+    lr = options.lr or DEFAULT_LR[architecture]
+    losses, words_seen, trained = [], [], 0
+    in_vocabulary = len(corpus.ids)
+    total = options.epochs * in_vocabulary
+    chunks = _prepare_chunks(corpus, architecture, options, np.random.default_rng(options.seed))
+    bar = tqdm(total=total, unit="word", unit_scale=True, desc=architecture, disable=not options.progress, leave=False)
+    steps = 0
+    model = _Model(architecture, len(corpus.words), options, device)
+    with bar, _step_threads(device) as helper:
+        chooser = _ThreadChooser(helper)
+        for chunk in _in_background(chunks, device):
+            examples = len(chunk.targets)
+            for start in range(0, examples, batch):
+                done = chunk.epoch * in_vocabulary + chunk.start + chunk.tokens * start / max(examples, 1)
+                step_lr = lr * max(MIN_LR_FRACTION, 1 - done / total)
+                step_helper = chooser.helper_for_next_step()
+                step_started = time.perf_counter()
+                loss = model.step(
+                    chunk, slice(start, min(start + batch, examples)), step_lr, steps % LOSS_EVERY == 0, step_helper
+                )
+                chooser.record(time.perf_counter() - step_started, step_helper)
+                if loss is not None:
+                    losses.append(loss.item())
+                    words_seen.append(round(done * corpus.tokens / in_vocabulary))
+                    bar.set_postfix({"loss": f"{losses[-1]:.3f}", "lr": f"{step_lr:.2e}"}, refresh=False)
+                steps += 1
+            trained += examples
+            bar.update(chunk.tokens)
+    vectors = WordVectors(corpus.words, model.input.cpu().numpy())
+    seconds = time.perf_counter() - started
+    return Word2VecRun(vectors, losses, words_seen, trained, seconds, corpus.tokens, options.epochs)
+
+
+def _batch_size(requested: int) -> int:
+    """The batch rounded up to whole groups of NEGATIVE_GROUP examples."""
+    return -(-requested // NEGATIVE_GROUP) * NEGATIVE_GROUP
+
+
+def train_sgns(sentences: Sequence[Sequence[str]], options: EmbedOptions) -> WordVectors:
+    """Skip-gram with negative sampling: each word predicts the words around it."""
+    return train_word2vec(sentences, options, "sgns").vectors
+
+
+def train_cbow(sentences: Sequence[Sequence[str]], options: EmbedOptions) -> WordVectors:
+    """Continuous bag of words with negative sampling: the mean of a window predicts the word in its middle."""
+    return train_word2vec(sentences, options, "cbow").vectors

@@ -1,0 +1,305 @@
+"""``python -m fromzero finetune {classify,ner}`` and ``python -m fromzero predict``.
+
+``finetune`` prints a short human report, then, as the LAST line of stdout, one JSON object with
+the scores on ``--eval`` (other tools parse that line). ``predict`` prints one JSON object per
+input text (JSON lines):
+
+* a classifier: ``{"text": ..., "label": ..., "score": ...}``, ``score`` being the softmax
+  probability of the predicted label;
+* a tagger: ``{"text": ..., "tokens": [...], "tags": [...], "entities": [{"text", "type",
+  "start", "end"}]}``; the text is split on whitespace into tokens, as in a CoNLL file, and
+  ``start``/``end`` are token positions (``end`` excluded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from fromzero.errors import InputError
+
+DEFAULTS = {"epochs": 3, "lr": 5e-5, "head_lr": 1e-3, "batch_size": 16, "max_length": 128, "freeze": "none", "seed": 0}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _freeze_policy(text: str) -> str:
+    from fromzero.finetune.freezing import parse_freeze
+
+    try:
+        return parse_freeze(text)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_training_options(parser: argparse.ArgumentParser, data_format: str) -> None:
+    parser.add_argument("--model", required=True, help="'small' (the offline MiniLM encoder), a model folder, "
+                        "or a Hugging Face hub name such as bert-base-uncased (needs the network)")
+    parser.add_argument("--train", required=True, metavar=data_format, help=f"training data ({data_format})")
+    parser.add_argument("--eval", required=True, metavar=data_format, help=f"held-out data to score ({data_format})")
+    parser.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"], help="passes over --train (3)")
+    parser.add_argument("--lr", type=_positive_float, default=DEFAULTS["lr"],
+                        help="peak learning rate of AdamW, reached after a 10%% warm-up, then decayed linearly (5e-5)")
+    parser.add_argument("--head-lr", type=_positive_float, default=DEFAULTS["head_lr"],
+                        help="peak learning rate of the new, randomly initialised task head (1e-3)")
+    parser.add_argument("--batch-size", type=_positive_int, default=DEFAULTS["batch_size"],
+                        help="examples per step (16)")
+    parser.add_argument("--max-length", type=_positive_int, default=DEFAULTS["max_length"],
+                        help="word pieces per example, [CLS] and [SEP] included; longer inputs are cut (128)")
+    parser.add_argument("--freeze", type=_freeze_policy, default=DEFAULTS["freeze"], metavar="{none,encoder,top:N}",
+                        help="what stays fixed: nothing (none), the whole encoder (encoder: only the head trains), "
+                        "or all but the top N layers (top:N)")
+    parser.add_argument("--lora", action="store_true",
+                        help="train rank-8 LoRA adapters and the head instead of the weights; merged before saving")
+    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed (0)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    parser.add_argument("--output", metavar="DIR",
+                        help="save the fine-tuned model and tokenizer here (loadable with from_pretrained)")
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``finetune`` (with ``classify`` and ``ner``) and ``predict``."""
+    finetune = subparsers.add_parser(
+        "finetune",
+        help="fine-tune a pretrained encoder for classification or NER",
+        description="Fine-tune a pretrained BERT-style encoder with the book's training loop, score it on held-out "
+        "data, and print the scores as a JSON object on the last line.",
+    )
+    tasks = finetune.add_subparsers(dest="finetune_task", metavar="{classify,ner}", required=True)
+    classify = tasks.add_parser(
+        "classify",
+        help="text classification from TSV files",
+        description="Train a sequence classifier on a TSV file with a header naming the columns 'text' and 'label'. "
+        "The last line of output is JSON with accuracy, macro_f1, per_class and seconds.",
+    )
+    _add_training_options(classify, "TSV")
+    classify.set_defaults(handler=_classify_command)
+    ner = tasks.add_parser(
+        "ner",
+        help="named-entity recognition from CoNLL files",
+        description="Train a BIO tagger on a CoNLL file: a token in the first column, its tag in the last, a blank "
+        "line between sentences. The last line of output is JSON with entity-level precision, recall, f1 and "
+        "per_type scores.",
+    )
+    _add_training_options(ner, "CONLL")
+    ner.set_defaults(handler=_ner_command)
+    predict = subparsers.add_parser(
+        "predict",
+        help="label texts with a model saved by 'finetune --output'",
+        description="Print one JSON line per text: the label and its probability for a classifier; the tokens, tags "
+        "and entities for a tagger (texts are split on whitespace). Reads one text per line from stdin when no TEXT "
+        "is given.",
+    )
+    predict.add_argument("--model", required=True, metavar="DIR", help="a folder written by 'finetune --output'")
+    predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label (default: lines of stdin)")
+    predict.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (32)")
+    predict.set_defaults(handler=_predict_command)
+
+
+def _options(args: argparse.Namespace) -> Any:
+    from fromzero.finetune.tasks import FinetuneOptions
+
+    return FinetuneOptions(
+        epochs=args.epochs,
+        lr=args.lr,
+        head_lr=args.head_lr,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        freeze=args.freeze,
+        lora=args.lora,
+        seed=args.seed,
+        device=args.device,
+        progress=sys.stderr.isatty(),
+    )
+
+
+def _is_main_process() -> bool:
+    """Process 0 under ``torchrun`` (which sets ``RANK``), or the only process: the one that reports and saves."""
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+def _check_subset(train: set[str], held_out: set[str], path: str, what: str) -> None:
+    unseen = sorted(held_out - train)
+    if unseen:
+        raise InputError(f"{path}: {what} {unseen[0]!r} does not occur in the training data")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse contradictory options before anything heavy is imported."""
+    if args.lora and args.freeze != "none":
+        raise InputError("--lora already freezes the pretrained weights: use it with --freeze none")
+
+
+def _prologue(args: argparse.Namespace) -> tuple[Any, str]:
+    """Validate the options and the checkpoint before any data is tokenised or any weight is loaded."""
+    from fromzero.device import describe_device, pick_device
+    from fromzero.finetune.checkpoints import resolve_checkpoint
+
+    options = _options(args)
+    device = describe_device(pick_device(args.device))
+    checkpoint = resolve_checkpoint(args.model)
+    if _is_main_process():
+        print(f"model: {args.model} ({checkpoint}) on {device}")
+    return options, checkpoint
+
+
+def _report_training(result: Any) -> None:
+    history = result.history
+    print(f"trained {history.steps[-1]} steps in {history.seconds:.1f} s, final training loss "
+          f"{history.train_loss[-1]:.4f}; {result.parameters.trainable:,} of {result.parameters.total:,} "
+          "parameters trainable")
+
+
+def _summary(args: argparse.Namespace, result: Any, started: float, extra: dict[str, Any]) -> dict[str, Any]:
+    from fromzero.finetune.checkpoints import save_finetuned
+
+    output = None
+    if args.output:
+        output = str(save_finetuned(result.model, result.tokenizer, args.output, result.max_length))
+        print(f"saved to {output}")
+    return {
+        **extra,
+        "model": args.model,
+        "trainable_parameters": result.parameters.trainable,
+        "total_parameters": result.parameters.total,
+        "final_train_loss": result.history.train_loss[-1],
+        "train_seconds": round(result.history.seconds, 3),
+        "seconds": round(time.perf_counter() - started, 3),
+        "output": output,
+    }
+
+
+def _classify_command(args: argparse.Namespace) -> int:
+    from fromzero.data import read_tsv
+
+    _check_options(args)
+    started = time.perf_counter()
+    train, held_out = read_tsv(args.train), read_tsv(args.eval)
+    labels = sorted(set(train["label"]))
+    if len(labels) < 2:
+        raise InputError(f"{args.train}: a single label ({labels[0]!r}); a classifier needs at least two")
+    _check_subset(set(labels), set(held_out["label"]), args.eval, "label")
+    from fromzero.finetune.tasks import evaluate_classifier, finetune_classifier
+
+    options, checkpoint = _prologue(args)
+    if _is_main_process():
+        print(f"train: {len(train)} texts, eval: {len(held_out)} texts, {len(labels)} labels: {', '.join(labels)}")
+    result = finetune_classifier(checkpoint, train["text"].tolist(), train["label"].tolist(), options)
+    if not _is_main_process():
+        return 0
+    _report_training(result)
+    scores, _ = evaluate_classifier(result.model, result.tokenizer, held_out["text"].tolist(),
+                                    held_out["label"].tolist(), options.max_length)
+    _print_table(scores["per_class"], "label")
+    print(f"accuracy {scores['accuracy']:.4f}  macro-F1 {scores['macro_f1']:.4f}")
+    extra = {"task": "classify", "train_examples": len(train), "eval_examples": len(held_out), **scores}
+    print(json.dumps(_summary(args, result, started, extra)))
+    return 0
+
+
+def _ner_command(args: argparse.Namespace) -> int:
+    from fromzero.data import read_conll
+
+    _check_options(args)
+    started = time.perf_counter()
+    train, held_out = read_conll(args.train), read_conll(args.eval)
+    types = {tag[2:] for _, row in train for tag in row if tag != "O"}
+    if not types:
+        raise InputError(f"{args.train}: no entities (every tag is 'O'); a tagger needs at least one entity type")
+    _check_subset(types, {tag[2:] for _, row in held_out for tag in row if tag != "O"}, args.eval, "entity type")
+    from fromzero.finetune.tasks import evaluate_tagger, finetune_tagger
+
+    options, checkpoint = _prologue(args)
+    words = sum(len(tokens) for tokens, _ in train)
+    if _is_main_process():
+        print(f"train: {len(train)} sentences ({words} tokens), eval: {len(held_out)} sentences, "
+              f"entity types: {', '.join(sorted(types))}")
+    result = finetune_tagger(checkpoint, train, options)
+    if not _is_main_process():
+        return 0
+    _report_training(result)
+    scores, _ = evaluate_tagger(result.model, result.tokenizer, held_out, options.max_length)
+    _print_table(scores["per_type"], "type")
+    print(f"entity precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  F1 {scores['f1']:.4f}  "
+          f"(tag accuracy {scores['token_accuracy']:.4f})")
+    extra = {"task": "ner", "train_sentences": len(train), "eval_sentences": len(held_out), **scores}
+    print(json.dumps(_summary(args, result, started, extra)))
+    return 0
+
+
+def _print_table(rows: dict[str, dict[str, float]], name: str) -> None:
+    width = max([len(name), *map(len, rows)])
+    print(f"{name:<{width}}  precision  recall     f1  support")
+    for key, row in rows.items():
+        print(f"{key:<{width}}  {row['precision']:9.3f}  {row['recall']:6.3f}  {row['f1']:5.3f}  {row['support']:7d}")
+
+
+def _read_inputs(texts: Sequence[str]) -> list[str]:
+    lines = list(texts) if texts else sys.stdin.read().splitlines()
+    lines = [line.strip() for line in lines if line.strip()]
+    if not lines:
+        raise InputError("no text to label: give TEXT arguments or lines on stdin")
+    return lines
+
+
+def _predict_command(args: argparse.Namespace) -> int:
+    from fromzero.finetune.checkpoints import load_finetuned
+
+    model, tokenizer, task = load_finetuned(args.model)
+    texts = _read_inputs(args.texts)
+    max_length = min(tokenizer.model_max_length, getattr(model.config, "max_position_embeddings", 512))
+    label = _classify_records if task == "classify" else _tag_records
+    for record in label(model, tokenizer, texts, max_length, args.batch_size):
+        print(json.dumps(record, ensure_ascii=False))
+    return 0
+
+
+def _classify_records(model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int) -> list[dict]:
+    from fromzero.finetune.inference import predict_labels
+
+    labels, probabilities = predict_labels(model, tokenizer, texts, max_length, batch_size)
+    return [
+        {"text": text, "label": label, "score": round(float(row.max()), 6)}
+        for text, label, row in zip(texts, labels, probabilities, strict=True)
+    ]
+
+
+def _tag_records(model: Any, tokenizer: Any, texts: list[str], max_length: int, batch_size: int) -> list[dict]:
+    from seqeval.metrics.sequence_labeling import get_entities
+
+    from fromzero.finetune.inference import predict_tags
+
+    sentences = [text.split() for text in texts]
+    predicted = predict_tags(model, tokenizer, sentences, max_length, batch_size)
+    records = []
+    for text, tokens, tags in zip(texts, sentences, predicted, strict=True):
+        entities = [
+            {"text": " ".join(tokens[start : end + 1]), "type": kind, "start": start, "end": end + 1}
+            for kind, start, end in get_entities(tags)
+        ]
+        records.append({"text": text, "tokens": tokens, "tags": tags, "entities": entities})
+    return records

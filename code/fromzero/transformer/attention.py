@@ -1,0 +1,148 @@
+"""Scaled dot-product attention, its masks, and multi-head self-attention.
+
+Attention is written out in :func:`scaled_dot_product_attention` so that every step of
+``softmax(Q K^T / sqrt(d_k)) V`` can be read and checked. PyTorch's
+``torch.nn.functional.scaled_dot_product_attention`` computes the same thing in one fused kernel
+(FlashAttention or memory-efficient attention on a GPU, a fused loop on the CPU) that never
+stores the ``L x L`` weight matrix; :class:`MultiHeadAttention` uses it by default and falls back
+to the written-out version when the weights themselves are wanted, e.g. to plot them.
+
+Masks follow PyTorch's boolean convention: ``True`` means "this query may look at this key".
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fromzero.errors import InputError
+
+ATTENTION_BACKENDS = ("sdpa", "math")
+
+
+def scaled_dot_product_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    dropout_p: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``(softmax(Q K^T / sqrt(d_k) + mask) V, weights)`` for tensors shaped ``(..., length, d)``.
+
+    Dividing by ``sqrt(d_k)`` keeps the scores' variance at about 1 whatever the head size: the dot
+    product of two vectors with independent unit-variance entries has variance ``d_k``, and large
+    scores push the softmax into saturation, where its gradient vanishes. ``mask`` (broadcast to
+    ``(..., L_q, L_k)``) is False where a query must not look; those scores become ``-inf``, so
+    their weights are exactly 0. A query that may look nowhere (a fully masked row) gets zero
+    weights and a zero output rather than NaN.
+    """
+    d_k = query.shape[-1]
+    scores = query @ key.transpose(-2, -1) / math.sqrt(d_k)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    if mask is not None:
+        weights = weights.nan_to_num(0.0)  # rows that were all -inf
+    if dropout_p > 0:
+        weights = F.dropout(weights, p=dropout_p)
+    return weights @ value, weights
+
+
+def causal_mask(length: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """``(length, length)`` booleans, True on and below the diagonal: position i sees positions 0..i."""
+    return torch.ones(length, length, dtype=torch.bool, device=device).tril()
+
+
+def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Turn a tokenizer's ``(batch, length)`` attention mask (1 = token, 0 = padding) into a key mask.
+
+    The result, shaped ``(batch, 1, 1, length)``, broadcasts over heads and queries: no query may
+    look at a padding key. Padding *queries* still compute something; the loss ignores them.
+    """
+    return attention_mask.bool()[:, None, None, :]
+
+
+def combine_masks(*masks: torch.Tensor | None) -> torch.Tensor | None:
+    """The logical AND of the masks that are not None (None when all are)."""
+    present = [mask for mask in masks if mask is not None]
+    if not present:
+        return None
+    combined = present[0]
+    for mask in present[1:]:
+        combined = combined & mask
+    return combined
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head self-attention: ``n_heads`` attentions of size ``d_model / n_heads`` side by side.
+
+    One ``(d_model, 3 d_model)`` projection makes queries, keys and values for all heads at once
+    (the same layout as ``nn.MultiheadAttention.in_proj_weight``, so weights copy across); the
+    heads' outputs are concatenated and mixed by ``out_proj``. ``causal=True`` adds the causal
+    mask of a decoder. ``backend="sdpa"`` computes attention with PyTorch's fused kernel,
+    ``"math"`` with :func:`scaled_dot_product_attention`; both give the same result.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        n_heads: int,
+        *,
+        dropout: float = 0.0,
+        bias: bool = True,
+        causal: bool = False,
+        backend: str = "sdpa",
+    ) -> None:
+        super().__init__()
+        if d_model % n_heads != 0:
+            raise InputError(f"d_model ({d_model}) must be a multiple of n_heads ({n_heads})")
+        if backend not in ATTENTION_BACKENDS:
+            raise InputError(f"unknown attention backend {backend!r}: choose one of {', '.join(ATTENTION_BACKENDS)}")
+        self.n_heads, self.d_head = n_heads, d_model // n_heads
+        self.causal, self.backend, self.dropout = causal, backend, dropout
+        self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
+        self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+
+    def forward(
+        self, x: torch.Tensor, attention_mask: torch.Tensor | None = None, *, need_weights: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Attend over ``x`` ``(batch, length, d_model)``; return the output and, if asked, the weights.
+
+        ``attention_mask`` is a tokenizer's ``(batch, length)`` mask (1 = token, 0 = padding).
+        The weights, ``(batch, n_heads, length, length)``, need the written-out path.
+        """
+        batch, length, d_model = x.shape
+        q, k, v = self.in_proj(x).split(d_model, dim=-1)
+        q, k, v = (t.view(batch, length, self.n_heads, self.d_head).transpose(1, 2) for t in (q, k, v))
+        key_mask = padding_mask(attention_mask) if attention_mask is not None else None
+        dropout_p = self.dropout if self.training else 0.0
+        if self.backend == "math" or need_weights:
+            mask = combine_masks(key_mask, causal_mask(length, x.device) if self.causal else None)
+            out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p)
+        else:
+            out, weights = self._fused(q, k, v, key_mask, dropout_p), None
+        out = out.transpose(1, 2).reshape(batch, length, d_model)
+        return self.out_proj(out), weights
+
+    def _fused(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: torch.Tensor | None, dropout_p: float
+    ) -> torch.Tensor:
+        if key_mask is None:
+            # is_causal lets the kernel skip the masked half instead of reading a mask tensor.
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=self.causal)
+        mask = combine_masks(key_mask, causal_mask(q.shape[-2], q.device) if self.causal else None)
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+        return out.nan_to_num(0.0)  # fully masked rows, as in the written-out path
+
+
+def copy_from_torch_attention(ours: MultiHeadAttention, reference: nn.MultiheadAttention) -> None:
+    """Give ``ours`` the weights of a ``torch.nn.MultiheadAttention`` (same layout, so a plain copy)."""
+    with torch.no_grad():
+        ours.in_proj.weight.copy_(reference.in_proj_weight)
+        ours.out_proj.weight.copy_(reference.out_proj.weight)
+        if ours.in_proj.bias is not None:
+            ours.in_proj.bias.copy_(reference.in_proj_bias)
+            ours.out_proj.bias.copy_(reference.out_proj.bias)

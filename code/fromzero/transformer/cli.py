@@ -1,0 +1,175 @@
+"""``python -m fromzero pretrain {gpt,bert}``: pretrain a tiny model on a text file.
+
+Progress goes to stderr (the training loop's bar) and a short report to stdout; the LAST line of
+stdout is one JSON object with at least ``eval_loss``, ``eval_perplexity`` and
+``eval_bits_per_char`` (see :mod:`fromzero.transformer.pretrain` for what each means for BERT).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from fromzero.errors import InputError
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return value
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``pretrain`` with its two model kinds."""
+    pretrain = subparsers.add_parser(
+        "pretrain",
+        help="pretrain a tiny GPT or BERT from scratch on a text file",
+        description="Train a tokeniser on --corpus (byte-level BPE for gpt, WordPiece for bert), then a tiny model "
+        "with the book's training loop; write the tokeniser, the model description and resumable checkpoints to "
+        "--out (run the same command again to resume). The last line of output is JSON with eval_loss, "
+        "eval_perplexity and eval_bits_per_char on the held-out text.",
+    )
+    kinds = pretrain.add_subparsers(dest="kind", metavar="{gpt,bert}", required=True)
+    gpt = kinds.add_parser(
+        "gpt",
+        help="a causal language model (next-token prediction)",
+        description="Pretrain a tiny GPT. eval_bits_per_char is the held-out text's total negative log-likelihood in "
+        "bits divided by its number of characters, comparable across tokenisers and with gzip or bzip2.",
+    )
+    bert = kinds.add_parser(
+        "bert",
+        help="a masked language model (MLM, optionally with next-sentence prediction)",
+        description="Pretrain a tiny BERT. eval_loss is the masked-token cross-entropy (15%% of the held-out tokens, "
+        "fixed masks); eval_bits_per_char is that cross-entropy in bits per character of the masked tokens: the "
+        "cost of restoring hidden text given both sides, not comparable with a GPT's.",
+    )
+    for parser, kind in ((gpt, "gpt"), (bert, "bert")):
+        _add_options(parser, kind)
+        parser.set_defaults(handler=_pretrain_command)
+    bert.add_argument(
+        "--no-nsp",
+        dest="nsp",
+        action="store_false",
+        help="MLM only, without the next-sentence prediction task (as RoBERTa)",
+    )
+
+
+def _add_options(parser: argparse.ArgumentParser, kind: str) -> None:
+    from fromzero.transformer.options import DEFAULTS
+
+    defaults = DEFAULTS[kind]
+    parser.add_argument(
+        "--corpus",
+        required=True,
+        metavar="PATH",
+        help="UTF-8 text file to train on (its last 5%% is held out unless --eval-corpus is given)",
+    )
+    parser.add_argument("--eval-corpus", metavar="PATH", help="UTF-8 text file to evaluate on")
+    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the tokeniser, model and checkpoints")
+    parser.add_argument("--max-steps", type=_positive_int, help="stop after this many optimizer steps")
+    parser.add_argument(
+        "--max-minutes",
+        type=_positive_float,
+        help="time limit for the whole run, tokeniser training and evaluation included: the number "
+        "of steps is planned from a short timed probe",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=_positive_int,
+        help="passes over the corpus (default: 1, or as many as --max-steps/--max-minutes allow)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    size = parser.add_argument_group("model size and training")
+    size.add_argument("--vocab-size", type=_positive_int, help=f"tokeniser vocabulary ({defaults['vocab_size']})")
+    size.add_argument("--context", type=_positive_int, help=f"tokens per training example ({defaults['context']})")
+    size.add_argument("--layers", type=_positive_int, help=f"Transformer blocks ({defaults['layers']})")
+    size.add_argument("--heads", type=_positive_int, default=4, help="attention heads per block (4)")
+    size.add_argument("--dim", type=_positive_int, default=128, help="model width d_model (128)")
+    size.add_argument("--dropout", type=_fraction, help=f"dropout probability ({defaults['dropout']})")
+    size.add_argument("--batch-size", type=_positive_int, default=32, help="examples per step (32)")
+    size.add_argument(
+        "--lr",
+        type=_positive_float,
+        help=f"peak learning rate of AdamW, after a warm-up, then cosine decay ({defaults['lr']})",
+    )
+    size.add_argument("--warmup-steps", type=int, help="warm-up steps (default: 10%% of the steps, at most 200)")
+    size.add_argument(
+        "--attention",
+        choices=("sdpa", "math"),
+        default="sdpa",
+        help="sdpa: PyTorch's fused kernel (flash attention on a GPU); math: the written-out formula",
+    )
+    size.add_argument("--compile", action="store_true", help="torch.compile the model (worth it on a GPU)")
+
+
+def _pretrain_command(args: argparse.Namespace) -> int:
+    from fromzero.transformer.corpus import read_corpus
+    from fromzero.transformer.options import PretrainOptions
+
+    if args.dim % args.heads != 0:
+        raise InputError(f"--dim ({args.dim}) must be a multiple of --heads ({args.heads})")
+    if args.warmup_steps is not None and args.warmup_steps < 0:
+        raise InputError(f"--warmup-steps must be 0 or more, got {args.warmup_steps}")
+    for path in (args.corpus, args.eval_corpus):
+        if path is not None:
+            read_corpus(path)  # a bad file fails here, in a second, before torch is imported
+    from fromzero.transformer.pretrain import pretrain
+
+    options = PretrainOptions(
+        kind=args.kind,
+        corpus=args.corpus,
+        eval_corpus=args.eval_corpus,
+        out=args.out,
+        max_steps=args.max_steps,
+        max_minutes=args.max_minutes,
+        epochs=args.epochs,
+        seed=args.seed,
+        device=args.device,
+        vocab_size=args.vocab_size,
+        context=args.context,
+        layers=args.layers,
+        heads=args.heads,
+        dim=args.dim,
+        dropout=args.dropout,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        warmup_steps=args.warmup_steps,
+        nsp=getattr(args, "nsp", True),
+        attention=args.attention,
+        compile=args.compile,
+    )
+    result = pretrain(options, log=print)
+    summary = result.summary
+    print(
+        f"held-out text: loss {summary['eval_loss']:.4f} nats/token, perplexity {summary['eval_perplexity']:.2f}, "
+        f"{summary['eval_bits_per_char']:.4f} bits/character"
+    )
+    sys.stdout.flush()
+    print(json.dumps(summary))
+    return 0

@@ -1,0 +1,52 @@
+"""The options of a pretraining run, kept apart from the code so that ``--help`` needs no torch import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fromzero.errors import InputError
+
+KINDS = ("gpt", "bert")
+
+
+@dataclass
+class PretrainOptions:
+    """Everything a pretraining run depends on; ``None`` sizes take the defaults of ``kind``."""
+
+    kind: str
+    corpus: str
+    out: str
+    eval_corpus: str | None = None
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    epochs: int | None = None
+    seed: int = 0
+    device: str = "auto"
+    vocab_size: int | None = None
+    context: int | None = None
+    layers: int | None = None
+    heads: int = 4
+    dim: int = 128
+    dropout: float | None = None
+    batch_size: int = 32
+    lr: float | None = None
+    warmup_steps: int | None = None
+    nsp: bool = True
+    attention: str = "sdpa"
+    compile: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise InputError(f"unknown model kind {self.kind!r}: choose gpt or bert")
+        defaults = DEFAULTS[self.kind]
+        for name, value in defaults.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "gpt": {"vocab_size": 4096, "context": 256, "layers": 4, "dropout": 0.0, "lr": 2e-3},
+    "bert": {"vocab_size": 4096, "context": 128, "layers": 4, "dropout": 0.1, "lr": 1e-3},
+}

@@ -1,0 +1,678 @@
+"""Pretraining a tiny GPT or BERT from a plain text file: the recipe behind ``python -m fromzero pretrain``.
+
+The steps, each a function that notebooks can call on their own:
+
+1. read and check the corpus (:func:`read_corpus`), hold out its last 5 % when no evaluation
+   text is given (:func:`split_holdout`);
+2. train a tokeniser on the training text with Hugging Face ``tokenizers``: byte-level BPE for
+   GPT (:func:`train_byte_bpe`, lossless, so every character of the text is predicted), WordPiece
+   for BERT (:func:`train_wordpiece`);
+3. cut the token stream into training examples (:class:`TokenWindows`, :func:`bert_examples`);
+4. train with the book's loop, :func:`fromzero.train.fit`, for ``max_steps`` steps or as many as
+   fit in ``max_minutes`` (:func:`plan_steps`, from a short timed probe);
+5. score the held-out text in *bits per character* (:func:`gpt_scores`, :func:`bert_scores`).
+
+Bits per character (bpc) is the total negative log-likelihood of the evaluation text, in bits,
+divided by its number of characters. Per-token perplexity depends on the tokeniser (bigger tokens,
+fewer but harder predictions); per-character bits do not, so a GPT with any tokeniser can be
+compared with another, and with a file compressor (``gzip -9`` spends ``8 * bytes / characters``).
+BERT does not assign a probability to a whole text, so its analogue is the masked-token
+cross-entropy in bits divided by the characters those masked tokens cover: how many bits per
+character it needs to restore a hidden 15 % *given both sides*. It is not comparable with a GPT's.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import Dataset
+
+from fromzero.errors import InputError
+from fromzero.train import History, TrainConfig, autocast_dtype, count_units, evaluate, fit, load_checkpoint
+from fromzero.transformer.bert import IGNORE_INDEX, BertConfig, TinyBERT, bert_pretraining_loss, mask_tokens
+from fromzero.transformer.corpus import read_corpus, split_holdout
+from fromzero.transformer.gpt import GPTConfig, TinyGPT, causal_lm_loss, count_parameters
+from fromzero.transformer.options import PretrainOptions
+
+END_OF_TEXT = "<|endoftext|>"
+BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+UNLIMITED_EPOCHS = 1_000_000
+MONITOR_BATCHES = 8  # evaluation batches used for the curve during training; the final score uses all
+
+
+# 2. Tokenisers -------------------------------------------------------------------------------------
+
+
+def _tokenizers() -> Any:
+    try:
+        import tokenizers
+    except ImportError:
+        raise InputError("pretraining needs Hugging Face 'tokenizers': pip install tokenizers") from None
+    return tokenizers
+
+
+def train_byte_bpe(lines: Iterable[str], vocab_size: int) -> Any:
+    """A byte-level BPE tokenizer (GPT-2's kind) with ``<|endoftext|>`` as id 0.
+
+    Byte-level means the base alphabet is the 256 byte values, so any text, in any script,
+    encodes without an unknown token and decodes back exactly.
+    """
+    tk = _tokenizers()
+    tokenizer = tk.Tokenizer(tk.models.BPE())
+    tokenizer.pre_tokenizer = tk.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = tk.decoders.ByteLevel()
+    trainer = tk.trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=[END_OF_TEXT],
+        initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(lines, trainer)
+    return tokenizer
+
+
+def train_wordpiece(lines: Iterable[str], vocab_size: int) -> Any:
+    """An uncased WordPiece tokenizer (BERT's kind) with ``[PAD] [UNK] [CLS] [SEP] [MASK]`` as ids 0-4."""
+    tk = _tokenizers()
+    tokenizer = tk.Tokenizer(tk.models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = tk.normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = tk.pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = tk.decoders.WordPiece()
+    trainer = tk.trainers.WordPieceTrainer(
+        vocab_size=vocab_size, special_tokens=list(BERT_SPECIALS), show_progress=False
+    )
+    tokenizer.train_from_iterator(lines, trainer)
+    return tokenizer
+
+
+def encode_stream(tokenizer: Any, text: str) -> np.ndarray:
+    """Token ids of the whole text, line by line (in parallel) and concatenated; newlines are kept.
+
+    With a byte-level tokenizer, ``tokenizer.decode(ids)`` gives ``text`` back exactly.
+    """
+    encodings = tokenizer.encode_batch(text.splitlines(keepends=True), add_special_tokens=False)
+    return np.fromiter((i for encoding in encodings for i in encoding.ids), dtype=np.int64)
+
+
+def encode_with_lengths(tokenizer: Any, text: str) -> tuple[np.ndarray, np.ndarray]:
+    """Token ids and, for each token, how many characters of ``text`` it covers (from the offsets)."""
+    encodings = tokenizer.encode_batch(text.splitlines(), add_special_tokens=False)
+    ids = np.fromiter((i for encoding in encodings for i in encoding.ids), dtype=np.int64)
+    lengths = np.fromiter((end - start for encoding in encodings for start, end in encoding.offsets), dtype=np.int64)
+    return ids, lengths
+
+
+# 3. Training examples ---------------------------------------------------------------------------------
+
+
+class TokenWindows(Dataset):
+    """Windows of a token stream for a causal LM: item ``i`` is ``(ids[s:s+T], ids[s+1:s+T+1])``, ``s = i*T``."""
+
+    def __init__(self, ids: np.ndarray | torch.Tensor, context_length: int) -> None:
+        self.ids = torch.as_tensor(ids, dtype=torch.long)
+        self.context_length = context_length
+        if len(self.ids) < 2:
+            raise InputError("the text has fewer than 2 tokens: nothing to learn from")
+
+    def __len__(self) -> int:
+        return max(1, (len(self.ids) - 1) // self.context_length)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        start = index * self.context_length
+        window = self.ids[start : start + self.context_length + 1]
+        return window[:-1], window[1:]
+
+
+@dataclass
+class BertTokens:
+    """The ids the MLM recipe needs to know about, read from a WordPiece tokenizer."""
+
+    pad: int
+    cls: int
+    sep: int
+    mask: int
+    vocab_size: int
+    specials: tuple[int, ...]
+
+    @classmethod
+    def from_tokenizer(cls, tokenizer: Any) -> BertTokens:
+        pad, unk, cls_id, sep, mask = (tokenizer.token_to_id(token) for token in BERT_SPECIALS)
+        return cls(pad, cls_id, sep, mask, tokenizer.get_vocab_size(), (pad, unk, cls_id, sep, mask))
+
+    def ordinary_ids(self) -> torch.Tensor:
+        """The ids a random replacement may draw: everything but the special tokens."""
+        keep = torch.ones(self.vocab_size, dtype=torch.bool)
+        keep[list(self.specials)] = False
+        return keep.nonzero().squeeze(1)
+
+
+def bert_examples(
+    ids: np.ndarray,
+    lengths: np.ndarray,
+    tokens: BertTokens,
+    max_len: int,
+    *,
+    nsp: bool,
+    seed: int = 0,
+) -> list[dict[str, torch.Tensor]]:
+    """Cut the stream into ``[CLS] A [SEP]`` examples, or ``[CLS] A [SEP] B [SEP]`` pairs for NSP.
+
+    Each example takes the next ``max_len - 2`` (or ``- 3``) tokens. For NSP the span is split at a
+    random point; half the time B is the true continuation (label 1), half the time a span of the
+    same length from elsewhere in the corpus (label 0), which stands in for BERT's "another document".
+    The choices are drawn once, from ``seed``, so the examples are the same in every epoch and run.
+    """
+    span = max_len - (3 if nsp else 2)
+    if span < 2:
+        raise InputError(f"max_len {max_len} leaves no room for text")
+    starts = list(range(0, max(1, len(ids) - span + 1), span))
+    rng = np.random.default_rng(seed)
+    examples = []
+    for number, start in enumerate(starts):
+        piece = slice(start, start + span)
+        if not nsp:
+            examples.append(_example([tokens.cls, *ids[piece], tokens.sep], [0, *lengths[piece], 0], None))
+            continue
+        size = min(span, len(ids) - start)
+        split = int(rng.integers(max(1, size // 4), max(2, 3 * size // 4) + 1))
+        first = slice(start, start + split)
+        second_start = start + split
+        is_next = len(starts) == 1 or rng.random() < 0.5
+        if not is_next:
+            other = int(rng.choice([s for s in range(len(starts)) if s != number]))
+            second_start = starts[other]
+        second = slice(second_start, second_start + size - split)
+        example_ids = [tokens.cls, *ids[first], tokens.sep, *ids[second], tokens.sep]
+        example_lengths = [0, *lengths[first], 0, *lengths[second], 0]
+        segments = [0] * (len(ids[first]) + 2) + [1] * (len(ids[second]) + 1)
+        examples.append(_example(example_ids, example_lengths, segments, int(is_next)))
+    return examples
+
+
+def _example(
+    ids: Sequence[int], lengths: Sequence[int], segments: Sequence[int] | None, is_next: int | None = None
+) -> dict[str, torch.Tensor]:
+    example = {
+        "input_ids": torch.tensor(ids, dtype=torch.long),
+        "token_type_ids": torch.tensor(segments if segments is not None else [0] * len(ids), dtype=torch.long),
+        "char_lengths": torch.tensor(lengths, dtype=torch.long),
+    }
+    if is_next is not None:
+        example["next_sentence_label"] = torch.tensor(is_next)
+    return example
+
+
+@dataclass
+class MLMCollator:
+    """Pad a list of :func:`bert_examples` into a batch and mask it afresh (dynamic masking, as in RoBERTa).
+
+    Drawing new masks every time a batch is made shows the model different blanks in every
+    epoch. ``generator`` fixes them instead, which the evaluation batches need.
+    """
+
+    tokens: BertTokens
+    probability: float = 0.15
+    generator: torch.Generator | None = None
+    ordinary: torch.Tensor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ordinary = self.tokens.ordinary_ids()
+
+    def __call__(self, examples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        length = max(len(example["input_ids"]) for example in examples)
+
+        def pad(key: str, value: int) -> torch.Tensor:
+            return torch.stack(
+                [
+                    torch.nn.functional.pad(example[key], (0, length - len(example[key])), value=value)
+                    for example in examples
+                ]
+            )
+
+        input_ids = pad("input_ids", self.tokens.pad)
+        batch = {
+            "token_type_ids": pad("token_type_ids", 0),
+            "attention_mask": (input_ids != self.tokens.pad).long(),
+            "char_lengths": pad("char_lengths", 0),
+        }
+        batch["input_ids"], batch["labels"] = mask_tokens(
+            input_ids,
+            mask_id=self.tokens.mask,
+            ordinary_ids=self.ordinary,
+            special_ids=self.tokens.specials,
+            probability=self.probability,
+            generator=self.generator,
+        )
+        if "next_sentence_label" in examples[0]:
+            batch["next_sentence_label"] = torch.stack([example["next_sentence_label"] for example in examples])
+        return batch
+
+
+# 5. Scores ----------------------------------------------------------------------------------------------
+
+
+def _autocast(device: torch.device) -> Any:
+    dtype = autocast_dtype("auto", device)
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else torch.autocast("cpu", enabled=False)
+
+
+@torch.no_grad()
+def gpt_scores(
+    model: TinyGPT, ids: np.ndarray, n_characters: int, *, bos_id: int, batch_size: int = 32
+) -> dict[str, float]:
+    """Loss (nats per token), perplexity and bits per character of a text given as token ids.
+
+    The text is prefixed with ``bos_id`` (``<|endoftext|>``) so that its first token is predicted
+    too, then read in consecutive windows of the model's context; every token is predicted
+    exactly once, from the tokens before it in its window.
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    stream = torch.cat([torch.tensor([bos_id]), torch.as_tensor(ids, dtype=torch.long)])
+    context = model.config.context_length
+    starts = list(range(0, len(stream) - 1, context))
+    total_nats, total_tokens = 0.0, 0
+    for first in range(0, len(starts), batch_size):
+        group = starts[first : first + batch_size]
+        full = [s for s in group if s + context + 1 <= len(stream)]
+        # Windows of equal length batch together; the last, shorter one goes alone.
+        for batch_starts in (full, [s for s in group if s not in full]):
+            if not batch_starts:
+                continue
+            windows = [stream[s : min(s + context + 1, len(stream))] for s in batch_starts]
+            window = torch.stack(windows).to(device)
+            with _autocast(device):
+                logits = model(window[:, :-1])
+            nats = torch.nn.functional.cross_entropy(
+                logits.flatten(0, 1).float(), window[:, 1:].flatten(), reduction="sum"
+            )
+            total_nats += nats.item()
+            total_tokens += window[:, 1:].numel()
+    model.train(was_training)
+    return _scores(total_nats, total_tokens, n_characters)
+
+
+@torch.no_grad()
+def bert_scores(model: TinyBERT, batches: Iterable[dict[str, torch.Tensor]]) -> dict[str, float]:
+    """MLM loss (nats per masked token), perplexity, bits per masked character, accuracy (and NSP accuracy)."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    nats = characters = tokens = correct = nsp_correct = nsp_total = 0.0
+    for batch in batches:
+        batch = {key: value.to(device) for key, value in batch.items()}
+        with _autocast(device):
+            hidden = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+        picked = batch["labels"] != IGNORE_INDEX
+        logits = model.mlm_logits(hidden[picked]).float()
+        targets = batch["labels"][picked]
+        nats += torch.nn.functional.cross_entropy(logits, targets, reduction="sum").item()
+        correct += (logits.argmax(-1) == targets).sum().item()
+        tokens += targets.numel()
+        characters += batch["char_lengths"][picked].sum().item()
+        if model.nsp_head is not None and "next_sentence_label" in batch:
+            nsp_correct += (model.nsp_logits(hidden).argmax(-1) == batch["next_sentence_label"]).sum().item()
+            nsp_total += len(batch["next_sentence_label"])
+    model.train(was_training)
+    if tokens == 0:
+        raise InputError("the evaluation text is too short: no token was masked")
+    scores = _scores(nats, int(tokens), int(characters))
+    scores["mlm_accuracy"] = correct / tokens
+    if nsp_total:
+        scores["nsp_accuracy"] = nsp_correct / nsp_total
+    return scores
+
+
+def _scores(nats: float, tokens: int, characters: int) -> dict[str, float]:
+    loss = nats / tokens
+    return {
+        "loss": loss,
+        "perplexity": math.exp(loss),
+        "bits_per_char": nats / math.log(2) / max(characters, 1),
+        "tokens": tokens,
+        "characters": characters,
+    }
+
+
+# 4. The run ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """The data of a run, ready for :func:`fit`."""
+
+    tokenizer: Any
+    model: nn.Module
+    loss_fn: Callable[[nn.Module, Any], torch.Tensor]
+    train_data: Any
+    monitor_data: list[Any]
+    score: Callable[[nn.Module], dict[str, float]]
+    train_characters: int
+    eval_characters: int
+    train_tokens: int
+
+
+def prepare(options: PretrainOptions, train_text: str, eval_text: str, tokenizer: Any | None = None) -> Prepared:
+    """Train (or reuse) the tokeniser, encode both texts, build the examples and the model (seeded)."""
+    lines = train_text.splitlines(keepends=True)
+    torch.manual_seed(options.seed)
+    if options.kind == "gpt":
+        return _prepare_gpt(options, train_text, eval_text, tokenizer or train_byte_bpe(lines, options.vocab_size))
+    return _prepare_bert(options, train_text, eval_text, tokenizer or train_wordpiece(lines, options.vocab_size))
+
+
+def _prepare_gpt(options: PretrainOptions, train_text: str, eval_text: str, tokenizer: Any) -> Prepared:
+    train_ids, eval_ids = encode_stream(tokenizer, train_text), encode_stream(tokenizer, eval_text)
+    config = GPTConfig(
+        vocab_size=tokenizer.get_vocab_size(),
+        context_length=options.context,
+        d_model=options.dim,
+        n_layers=options.layers,
+        n_heads=options.heads,
+        dropout=options.dropout,
+        attention=options.attention,
+    )
+    bos = tokenizer.token_to_id(END_OF_TEXT)
+    eval_windows = TokenWindows(np.concatenate([[bos], eval_ids]), options.context)
+    size = options.batch_size
+    monitor = [
+        _stack([eval_windows[i] for i in range(start, min(start + size, len(eval_windows)))])
+        for start in range(0, min(len(eval_windows), MONITOR_BATCHES * size), size)
+    ]
+    return Prepared(
+        tokenizer,
+        TinyGPT(config),
+        causal_lm_loss,
+        TokenWindows(train_ids, options.context),
+        monitor,
+        lambda model: gpt_scores(model, eval_ids, len(eval_text), bos_id=bos, batch_size=size),
+        len(train_text),
+        len(eval_text),
+        len(train_ids),
+    )
+
+
+def _prepare_bert(options: PretrainOptions, train_text: str, eval_text: str, tokenizer: Any) -> Prepared:
+    from fromzero.train import make_loader
+
+    tokens = BertTokens.from_tokenizer(tokenizer)
+    train_ids, train_lengths = encode_with_lengths(tokenizer, train_text)
+    eval_ids, eval_lengths = encode_with_lengths(tokenizer, eval_text)
+    config = BertConfig(
+        vocab_size=tokens.vocab_size,
+        max_len=options.context,
+        d_model=options.dim,
+        n_layers=options.layers,
+        n_heads=options.heads,
+        dropout=options.dropout,
+        nsp=options.nsp,
+        attention=options.attention,
+    )
+    model = TinyBERT(config)
+    examples = bert_examples(train_ids, train_lengths, tokens, options.context, nsp=options.nsp, seed=options.seed)
+    held_out = bert_examples(eval_ids, eval_lengths, tokens, options.context, nsp=options.nsp, seed=options.seed + 1)
+    fixed_masks = MLMCollator(tokens, generator=torch.Generator().manual_seed(options.seed + 1))
+    size = options.batch_size
+    eval_batches = [fixed_masks(held_out[start : start + size]) for start in range(0, len(held_out), size)]
+    loader = make_loader(examples, size, seed=options.seed, collate_fn=MLMCollator(tokens))
+    return Prepared(
+        tokenizer,
+        model,
+        bert_pretraining_loss,
+        loader,
+        eval_batches[:MONITOR_BATCHES],
+        lambda trained: bert_scores(trained, eval_batches),
+        len(train_text),
+        len(eval_text),
+        len(train_ids),
+    )
+
+
+def _stack(pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.stack([x for x, _ in pairs]), torch.stack([y for _, y in pairs])
+
+
+def steps_per_epoch(train_data: Any, batch_size: int) -> int:
+    """Optimizer steps in one pass over the data (a loader knows; a Dataset is batched by ``fit``)."""
+    if isinstance(train_data, Dataset):
+        return math.ceil(len(train_data) / batch_size)
+    return len(train_data)
+
+
+def time_training_steps(prepared: Prepared, config: TrainConfig, steps: int = 6) -> float:
+    """Seconds per optimizer step, measured by training a throwaway copy of the model for a few steps.
+
+    The copy goes through the same loop as the real run (data loading, forward, backward, update),
+    so the figure includes the per-step overhead that dominates for very small models. The first
+    step (memory allocation, compilation) is left out; the median of the rest is returned.
+    """
+    probe = copy.deepcopy(prepared.model)
+    probe_config = replace(
+        config,
+        max_steps=steps,
+        epochs=UNLIMITED_EPOCHS,
+        eval_every=None,
+        checkpoint_dir=None,
+        checkpoint_every=None,
+        progress=False,
+        schedule="constant",
+        warmup_steps=0,
+    )
+    history = fit(probe, prepared.train_data, prepared.loss_fn, probe_config)
+    units = count_units(_sample_batch(prepared, config.batch_size), config.throughput)
+    seconds = [units / throughput for throughput in history.throughput[1:] or history.throughput]
+    return float(np.median(seconds))
+
+
+def time_scoring(model: nn.Module, prepared: Prepared, device: torch.device) -> float:
+    """Seconds for one in-training evaluation (the monitor batches)."""
+    started = time.perf_counter()
+    evaluate(model.to(device), prepared.monitor_data, prepared.loss_fn, device, dtype=autocast_dtype("auto", device))
+    return time.perf_counter() - started
+
+
+def plan_steps(
+    seconds_left: float,
+    step_seconds: float,
+    monitor_seconds: float,
+    final_seconds: float,
+    steps_per_epoch: int,
+    evaluations: int = 5,
+) -> int:
+    """How many steps fit in ``seconds_left``, keeping time for the evaluations and the final score.
+
+    The loop evaluates ``evaluations`` times plus at the end of every epoch, which on a small
+    corpus is a cost per step. A 10 % margin absorbs checkpoint writes and a machine that slows down.
+    """
+    budget = 0.9 * (seconds_left - final_seconds - evaluations * monitor_seconds)
+    return max(1, int(budget / (step_seconds + monitor_seconds / steps_per_epoch)))
+
+
+def _final_score_seconds(monitor_seconds: float, prepared: Prepared) -> float:
+    """The final evaluation's time, from one monitor evaluation scaled by the size of the text."""
+    monitored = sum(count_units(batch, "tokens") for batch in prepared.monitor_data)
+    eval_tokens = prepared.eval_characters * prepared.train_tokens / max(prepared.train_characters, 1)
+    return monitor_seconds * max(1.0, eval_tokens / max(monitored, 1))
+
+
+@dataclass
+class PretrainResult:
+    """What a run produced: the model (trained in place), its tokenizer, the history and the scores."""
+
+    model: nn.Module
+    tokenizer: Any
+    history: History
+    scores: dict[str, float]
+    summary: dict[str, Any]
+
+
+def pretrain(options: PretrainOptions, log: Callable[[str], None] = print) -> PretrainResult:
+    """Run the whole recipe (see the module docstring); files go under ``options.out``.
+
+    ``out`` receives ``tokenizer.json``, ``model.json`` (kind and shape), ``run.json`` (the options
+    and the planned number of steps) and ``checkpoints/``. Running the same command again with the
+    same ``out`` resumes from the newest checkpoint and ends with exactly the weights an
+    uninterrupted run would have had (on the CPU): the tokenizer and the plan are read back
+    instead of being made again.
+    """
+    from fromzero.device import describe_device, pick_device
+
+    started = time.perf_counter()
+    device = pick_device(options.device)
+    text = read_corpus(options.corpus)
+    if options.eval_corpus is not None:
+        train_text, eval_text = text, read_corpus(options.eval_corpus)
+    else:
+        train_text, eval_text = split_holdout(text)
+    out = Path(options.out)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a directory")
+    previous = _previous_run(out, options)
+    tokenizer = _tokenizers().Tokenizer.from_file(str(out / "tokenizer.json")) if previous else None
+    prepared = prepare(options, train_text, eval_text, tokenizer)
+    model = prepared.model
+    log(
+        f"corpus: {len(train_text):,} training and {len(eval_text):,} evaluation characters; "
+        f"{prepared.train_tokens:,} training tokens ({len(train_text) / max(prepared.train_tokens, 1):.2f} characters "
+        f"per token, vocabulary {prepared.tokenizer.get_vocab_size():,})"
+    )
+    log(f"model: {options.kind}, {count_parameters(model):,} parameters, on {describe_device(device)}")
+    if options.compile:
+        model.compile()
+    per_epoch = steps_per_epoch(prepared.train_data, options.batch_size)
+    config = TrainConfig(
+        batch_size=options.batch_size,
+        lr=options.lr,
+        weight_decay=0.1,
+        schedule="cosine",
+        checkpoint_dir=str(out / "checkpoints"),
+        keep_checkpoints=2,
+        seed=options.seed,
+        device=str(device),
+        progress=options.progress,
+        throughput="tokens",
+    )
+    max_steps, epochs = _plan(options, previous, prepared, config, per_epoch, started)
+    eval_every = max(1, max_steps // 5)
+    warmup = options.warmup_steps if options.warmup_steps is not None else min(200, max(1, max_steps // 10))
+    config = replace(
+        config,
+        epochs=epochs,
+        max_steps=max_steps,
+        warmup_steps=warmup,
+        eval_every=eval_every,
+        checkpoint_every=eval_every,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    prepared.tokenizer.save(str(out / "tokenizer.json"))
+    (out / "model.json").write_text(json.dumps({"kind": options.kind, "config": model.config.to_dict()}, indent=2))
+    run = {"options": _comparable(options), "limits": _limits(options), "max_steps": max_steps, "epochs": epochs}
+    (out / "run.json").write_text(json.dumps(run, indent=2))
+    log(
+        f"training: {max_steps:,} steps of {options.batch_size} x {options.context} tokens "
+        f"({max_steps / per_epoch:.2f} epochs), checkpoints in {out / 'checkpoints'}"
+    )
+    history = fit(model, prepared.train_data, prepared.loss_fn, config, eval_data=prepared.monitor_data)
+    scores = prepared.score(model)
+    summary = {
+        "model": options.kind,
+        "parameters": count_parameters(model),
+        "vocab_size": prepared.tokenizer.get_vocab_size(),
+        "steps": history.steps[-1] if history.steps else 0,
+        "train_seconds": round(history.seconds, 2),
+        "tokens_per_second": round(float(np.median(history.throughput)), 1) if history.throughput else 0.0,
+        "total_seconds": round(time.perf_counter() - started, 2),
+        "eval_loss": scores["loss"],
+        "eval_perplexity": scores["perplexity"],
+        "eval_bits_per_char": scores["bits_per_char"],
+        "eval_tokens": scores["tokens"],
+        "eval_characters": scores["characters"],
+        **{f"eval_{name}": value for name, value in scores.items() if name.endswith("accuracy")},
+        "out": str(out),
+    }
+    return PretrainResult(model, prepared.tokenizer, history, scores, summary)
+
+
+def _comparable(options: PretrainOptions) -> dict[str, Any]:
+    """The options that must match for a run to resume another (not the limits, device or display)."""
+    ignored = {"max_steps", "max_minutes", "epochs", "device", "progress", "compile", "out"}
+    return {key: value for key, value in asdict(options).items() if key not in ignored}
+
+
+def _previous_run(out: Path, options: PretrainOptions) -> dict[str, Any] | None:
+    """The run.json of an earlier run in ``out`` that this one resumes, or None for a fresh start."""
+    run_file = out / "run.json"
+    if not run_file.exists() or not (out / "tokenizer.json").exists():
+        return None
+    run = json.loads(run_file.read_text())
+    if run["options"] != _comparable(options):
+        changed = sorted(key for key, value in _comparable(options).items() if run["options"].get(key) != value)
+        raise InputError(
+            f"{out} holds a run with other options ({', '.join(changed)}): use another --out to start afresh"
+        )
+    return run
+
+
+def _plan(
+    options: PretrainOptions,
+    previous: dict[str, Any] | None,
+    prepared: Prepared,
+    config: TrainConfig,
+    per_epoch: int,
+    started: float,
+) -> tuple[int, int]:
+    """``(max_steps, epochs)``: from the options, from the run being resumed, or from a timed probe."""
+    if previous is not None and previous["limits"] == _limits(options):
+        return previous["max_steps"], previous["epochs"]
+    if options.max_minutes is None:
+        epochs = options.epochs or (1 if options.max_steps is None else UNLIMITED_EPOCHS)
+        steps = epochs * per_epoch if options.max_steps is None else min(options.max_steps, epochs * per_epoch)
+        return steps, epochs
+    epochs = options.epochs or UNLIMITED_EPOCHS
+    step_seconds = time_training_steps(prepared, config)
+    monitor_seconds = time_scoring(prepared.model, prepared, torch.device(config.device))
+    final_seconds = _final_score_seconds(monitor_seconds, prepared)
+    seconds_left = options.max_minutes * 60 - (time.perf_counter() - started)
+    steps = plan_steps(seconds_left, step_seconds, monitor_seconds, final_seconds, per_epoch)
+    steps = min(steps, epochs * per_epoch)
+    if options.max_steps is not None:
+        steps = min(steps, options.max_steps)
+    return steps, epochs
+
+
+def _limits(options: PretrainOptions) -> dict[str, Any]:
+    return {"max_steps": options.max_steps, "max_minutes": options.max_minutes, "epochs": options.epochs}
+
+
+def _sample_batch(prepared: Prepared, batch_size: int) -> Any:
+    if isinstance(prepared.train_data, Dataset):
+        return _stack([prepared.train_data[i] for i in range(min(batch_size, len(prepared.train_data)))])
+    return next(iter(prepared.train_data))
+
+
+def load_pretrained(directory: str | Path) -> tuple[nn.Module, Any]:
+    """The model and tokenizer that ``pretrain`` left in ``directory`` (newest checkpoint)."""
+    directory = Path(directory)
+    model_file = directory / "model.json"
+    if not model_file.exists():
+        raise InputError(f"{directory}: no model.json; is this a folder written by 'python -m fromzero pretrain'?")
+    description = json.loads(model_file.read_text())
+    model: nn.Module
+    if description["kind"] == "gpt":
+        model = TinyGPT(GPTConfig(**description["config"]))
+    else:
+        model = TinyBERT(BertConfig(**description["config"]))
+    load_checkpoint(directory / "checkpoints", model)
+    tokenizer = _tokenizers().Tokenizer.from_file(str(directory / "tokenizer.json"))
+    return model.eval(), tokenizer

@@ -1,0 +1,173 @@
+"""Benchmarks of word vectors (fromzero.evaluate): known answers on hand-made vectors, and gensim's on real ones."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fromzero.errors import InputError
+from fromzero.evaluate import (
+    analogy_table,
+    benchmark_oov_rate,
+    evaluate_word_vectors,
+    nearest_neighbours,
+    normalise_rows,
+    similarity_spearman,
+    similarity_table,
+    solve_analogies,
+)
+
+# Four words on a circle: cat at 0 degrees, kitten at 20, dog at 60, car at 180.
+ANGLES = {"cat": 0, "kitten": 20, "dog": 60, "car": 180}
+CIRCLE_WORDS = list(ANGLES)
+CIRCLE = np.array([[math.cos(math.radians(a)), math.sin(math.radians(a))] for a in ANGLES.values()])
+
+
+def pairs(*rows: tuple[str, str, float]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["word1", "word2", "score"])
+
+
+def test_spearman_is_one_when_ranks_agree_and_minus_one_when_reversed() -> None:
+    agreeing = pairs(("cat", "kitten", 9.0), ("cat", "dog", 6.0), ("dog", "car", 2.0), ("cat", "car", 0.5))
+    assert similarity_spearman(CIRCLE_WORDS, CIRCLE, agreeing) == (pytest.approx(1.0), 4)
+    reversed_scores = agreeing.assign(score=-agreeing["score"])
+    assert similarity_spearman(CIRCLE_WORDS, CIRCLE, reversed_scores)[0] == pytest.approx(-1.0)
+
+
+def test_spearman_skips_pairs_with_unknown_words_and_reports_coverage() -> None:
+    table = pairs(("cat", "kitten", 9.0), ("cat", "unicorn", 8.0), ("cat", "dog", 6.0), ("car", "cat", 1.0))
+    result = similarity_table(CIRCLE_WORDS, CIRCLE, {"tiny": table})
+    assert result.loc["tiny"].to_dict() == {"pairs": 4, "covered": 3, "coverage": 0.75, "spearman": pytest.approx(1.0)}
+
+
+def test_spearman_is_nan_with_fewer_than_two_covered_pairs() -> None:
+    spearman, covered = similarity_spearman(CIRCLE_WORDS, CIRCLE, pairs(("cat", "kitten", 1.0), ("x", "y", 2.0)))
+    assert math.isnan(spearman)
+    assert covered == 1
+
+
+# man -> woman is the same step as king -> queen; the other words are decoys, and "royal" sits
+# nearer to king + (woman - man) than queen does unless the question words are excluded.
+ANALOGY_WORDS = ["man", "woman", "king", "queen", "apple", "car", "big", "bigger", "small", "smaller"]
+ANALOGY_VECTORS = np.array(
+    [
+        [1.0, 0.0, 0.0, 0.0, 0.0],  # man
+        [1.0, 1.0, 0.0, 0.0, 0.0],  # woman
+        [1.0, 0.0, 1.0, 0.0, 0.0],  # king
+        [1.0, 1.0, 1.0, 0.0, 0.0],  # queen
+        [0.0, 0.0, 0.0, 1.0, 0.0],  # apple
+        [0.0, 0.0, 0.2, 0.9, 0.3],  # car
+        [0.0, 0.0, 0.0, 0.0, 1.0],  # big
+        [0.0, 0.8, 0.0, 0.0, 1.0],  # bigger
+        [0.0, 0.0, 0.0, 0.6, 1.0],  # small
+        [0.0, 0.8, 0.0, 0.6, 1.0],  # smaller
+    ]
+)
+QUESTIONS = pd.DataFrame(
+    [
+        ("family", "man", "woman", "king", "queen"),
+        ("family", "man", "woman", "prince", "princess"),  # not covered
+        ("gram3-comparative", "big", "bigger", "small", "smaller"),
+        ("gram3-comparative", "king", "queen", "man", "apple"),  # covered, wrong by construction
+    ],
+    columns=["section", "a", "b", "c", "d"],
+)
+
+
+@pytest.mark.parametrize("method", ["3cosadd", "3cosmul"])
+def test_analogies_solvable_by_construction(method: str) -> None:
+    rows = {word: i for i, word in enumerate(ANALOGY_WORDS)}
+    answers = solve_analogies(
+        ANALOGY_VECTORS,
+        [rows["man"], rows["big"]],
+        [rows["woman"], rows["bigger"]],
+        [rows["king"], rows["small"]],
+        method,
+    )
+    assert [ANALOGY_WORDS[i] for i in answers] == ["queen", "smaller"]
+
+
+def test_question_words_are_never_the_answer() -> None:
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [0.5, 1.0]])  # b - a + c is nearest to b and c
+    for method in ("3cosadd", "3cosmul"):
+        assert solve_analogies(vectors, [0], [1], [2], method).tolist() == [3]
+
+
+def test_analogy_table_sections_coverage_and_totals() -> None:
+    table = analogy_table(ANALOGY_WORDS, ANALOGY_VECTORS, QUESTIONS)
+    assert list(table.index) == ["family", "gram3-comparative", "semantic", "syntactic", "all"]
+    assert table.loc["family", ["questions", "covered", "3cosadd", "3cosmul"]].tolist() == [2, 1, 1.0, 1.0]
+    assert table.loc["gram3-comparative", ["questions", "covered", "3cosadd"]].tolist() == [2, 2, 0.5]
+    assert table.loc["all", ["questions", "covered", "3cosadd"]].tolist() == [4, 3, pytest.approx(2 / 3)]
+    assert table.loc["semantic", "covered"] == 1
+    assert table.loc["syntactic", "covered"] == 2
+
+
+def test_analogy_restrict_searches_and_counts_only_the_first_rows() -> None:
+    table = analogy_table(ANALOGY_WORDS, ANALOGY_VECTORS, QUESTIONS, restrict=4)  # man, woman, king, queen
+    assert table.loc["all", "covered"] == 1
+    assert table.loc["all", "3cosadd"] == 1.0
+    syntactic_only = analogy_table(ANALOGY_WORDS, ANALOGY_VECTORS, QUESTIONS.iloc[2:3], methods=("3cosadd",))
+    assert syntactic_only.loc["all", "3cosadd"] == 1.0
+    assert syntactic_only.loc["semantic", "questions"] == 0
+    empty = analogy_table(["x", "y"], np.eye(2), QUESTIONS, methods=("3cosadd",))
+    assert empty.loc["all", "covered"] == 0
+    assert math.isnan(empty.loc["all", "3cosadd"])
+
+
+@pytest.mark.parametrize("method", ["3cosadd", "3cosmul"])
+def test_batched_solver_matches_a_loop_over_questions(method: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fromzero.evaluate
+
+    monkeypatch.setattr(fromzero.evaluate, "SCORES_PER_BATCH", 1000)  # several batches
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(200, 8))
+    a, b, c = (rng.integers(0, 200, size=60) for _ in range(3))
+    unit = normalise_rows(vectors)
+    expected = []
+    for qa, qb, qc in zip(a, b, c, strict=True):
+        cos = unit @ unit[[qa, qb, qc]].T
+        if method == "3cosadd":
+            scores = cos[:, 1] - cos[:, 0] + cos[:, 2]
+        else:
+            shifted = (cos + 1) / 2
+            scores = shifted[:, 1] * shifted[:, 2] / (shifted[:, 0] + 1e-3)
+        scores[[qa, qb, qc]] = -np.inf
+        expected.append(int(np.argmax(scores)))
+    assert solve_analogies(vectors, a, b, c, method).tolist() == expected
+
+
+def test_matches_gensim_on_real_vectors() -> None:
+    from gensim.models import KeyedVectors
+    from gensim.test.utils import datapath
+
+    from fromzero.data import load_glove_50d, load_wordsim353
+
+    words, vectors = load_glove_50d(limit=3000)
+    keyed = KeyedVectors(vectors.shape[1])
+    keyed.add_vectors(words, np.array(vectors))
+    gensim_accuracy, _ = keyed.evaluate_word_analogies(datapath("questions-words.txt"), restrict_vocab=3000)
+    ours = analogy_table(words, np.array(vectors), methods=("3cosadd",))
+    assert ours.loc["all", "3cosadd"] == pytest.approx(gensim_accuracy)
+    _, gensim_spearman, _ = keyed.evaluate_word_pairs(datapath("wordsim353.tsv"))
+    assert similarity_spearman(words, vectors, load_wordsim353())[0] == pytest.approx(gensim_spearman.statistic)
+
+
+def test_evaluate_word_vectors_contract() -> None:
+    summary = evaluate_word_vectors(ANALOGY_WORDS, ANALOGY_VECTORS)
+    assert list(summary) == ["wordsim353", "simlex999", "analogy", "oov_rate"]
+    assert 0.95 < summary["oov_rate"] < 1.0  # ten words cover almost nothing
+    assert summary["oov_rate"] == benchmark_oov_rate(ANALOGY_WORDS)
+    assert summary["analogy"] is None or 0 <= summary["analogy"] <= 1
+
+
+def test_mismatched_words_and_vectors_raise() -> None:
+    with pytest.raises(InputError, match="3 words but 4 vectors"):
+        similarity_table(["a", "b", "c"], np.eye(4))
+    with pytest.raises(InputError, match="not in the vocabulary"):
+        nearest_neighbours(CIRCLE, CIRCLE_WORDS, "unicorn")
+    with pytest.raises(InputError, match="unknown analogy method"):
+        solve_analogies(CIRCLE, [0], [1], [2], "3cosdiv")

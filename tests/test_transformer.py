@@ -1,0 +1,338 @@
+"""fromzero.transformer: attention against PyTorch's, masks that hide what they should, models that learn."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from fromzero.errors import InputError
+from fromzero.train import TrainConfig, fit, load_checkpoint
+from fromzero.transformer.attention import (
+    MultiHeadAttention,
+    causal_mask,
+    copy_from_torch_attention,
+    scaled_dot_product_attention,
+)
+from fromzero.transformer.bert import IGNORE_INDEX, BertConfig, TinyBERT, bert_pretraining_loss, mask_tokens
+from fromzero.transformer.blocks import TransformerBlock, copy_from_torch_encoder_layer, sinusoidal_table
+from fromzero.transformer.corpus import split_holdout
+from fromzero.transformer.gpt import (
+    GPTConfig,
+    TinyGPT,
+    causal_lm_loss,
+    count_parameters,
+    filter_logits,
+    generate,
+    sample_next,
+)
+from fromzero.transformer.pretrain import (
+    BertTokens,
+    MLMCollator,
+    TokenWindows,
+    bert_examples,
+    encode_stream,
+    encode_with_lengths,
+    gpt_scores,
+    train_byte_bpe,
+    train_wordpiece,
+)
+
+TOLERANCE = 1e-5
+TEXT = (
+    "The committee met on Tuesday to discuss the budget.\n"
+    "Ministers said the economy grew faster than expected, by 2.5% in the year to June.\n\n"
+    "Café owners in Zürich welcomed the news — prices fell for the first time since 2001.\n"
+) * 20
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors: one thread avoids OpenMP's synchronisation cost, which dominates on a busy 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_gpt(attention: str = "sdpa", **changes: object) -> TinyGPT:
+    torch.manual_seed(0)
+    config = {"vocab_size": 50, "context_length": 16, "d_model": 32, "n_layers": 2, "n_heads": 4}
+    return TinyGPT(GPTConfig(**{**config, "attention": attention, **changes}))
+
+
+# Attention ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_written_out_attention_equals_pytorch(masked: bool) -> None:
+    torch.manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 7, 8) for _ in range(3))
+    mask = causal_mask(7) & (torch.rand(2, 1, 1, 7) > 0.3) if masked else None
+    if mask is not None:
+        mask[..., 0] = True  # every query may see at least one key, as PyTorch's reference needs
+    ours, weights = scaled_dot_product_attention(q, k, v, mask)
+    reference = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+    assert (ours - reference).abs().max() < TOLERANCE
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 3, 7))
+    if mask is not None:
+        assert (weights[~mask.expand_as(weights)] == 0).all()
+
+
+def test_fully_masked_query_gets_zeros_not_nan() -> None:
+    q = k = v = torch.randn(1, 1, 3, 4)
+    mask = torch.tensor([[True, True, False], [False, False, False], [True, True, True]])
+    out, weights = scaled_dot_product_attention(q, k, v, mask)
+    assert torch.isfinite(out).all()
+    assert (out[0, 0, 1] == 0).all() and (weights[0, 0, 1] == 0).all()
+
+
+@pytest.mark.parametrize("backend", ["math", "sdpa"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_multi_head_attention_equals_torch_multihead_attention(backend: str, causal: bool) -> None:
+    torch.manual_seed(0)
+    reference = nn.MultiheadAttention(16, 4, batch_first=True)
+    ours = MultiHeadAttention(16, 4, causal=causal, backend=backend)
+    copy_from_torch_attention(ours, reference)
+    x = torch.randn(3, 6, 16)
+    attention_mask = torch.ones(3, 6, dtype=torch.long)
+    attention_mask[1, 4:] = 0  # right padding
+    attention_mask[2, 2:] = 0
+    expected, expected_weights = reference(
+        x,
+        x,
+        x,
+        key_padding_mask=attention_mask == 0,
+        attn_mask=~causal_mask(6) if causal else None,
+        average_attn_weights=False,
+    )
+    got, _ = ours(x, attention_mask)
+    assert (got - expected).abs().max() < TOLERANCE
+    _, weights = ours(x, attention_mask, need_weights=True)
+    assert (weights - expected_weights).abs().max() < TOLERANCE
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_block_equals_torch_encoder_layer(norm_first: bool) -> None:
+    torch.manual_seed(0)
+    reference = nn.TransformerEncoderLayer(
+        16, 4, 32, dropout=0.0, activation="gelu", batch_first=True, norm_first=norm_first
+    )
+    ours = TransformerBlock(16, 4, 32, norm_first=norm_first)
+    copy_from_torch_encoder_layer(ours, reference)
+    x = torch.randn(2, 5, 16)
+    attention_mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    expected = reference(x, src_key_padding_mask=attention_mask == 0)  # training mode: no fused fast path
+    got, _ = ours(x, attention_mask)
+    assert (got - expected).abs().max() < TOLERANCE
+
+
+def test_both_attention_backends_give_the_same_model() -> None:
+    fused, written_out = tiny_gpt("sdpa"), tiny_gpt("math")
+    written_out.load_state_dict(fused.state_dict())
+    ids = torch.randint(0, 50, (2, 16))
+    assert (fused(ids) - written_out(ids)).abs().max() < TOLERANCE
+
+
+def test_sinusoidal_table_follows_the_formula() -> None:
+    table = sinusoidal_table(50, 8)
+    position, i = 17, 3
+    angle = position / 10000 ** (2 * i / 8)
+    assert table[position, 2 * i] == pytest.approx(math.sin(angle), abs=1e-6)
+    assert table[position, 2 * i + 1] == pytest.approx(math.cos(angle), abs=1e-6)
+
+
+def test_heads_must_divide_the_width() -> None:
+    with pytest.raises(InputError, match="multiple of n_heads"):
+        MultiHeadAttention(10, 3)
+
+
+# GPT ---------------------------------------------------------------------------------------------------------
+
+
+def test_causal_mask_leaks_nothing_from_the_future() -> None:
+    model = tiny_gpt().eval()
+    ids = torch.randint(0, 50, (1, 16))
+    changed = ids.clone()
+    changed[0, 9] = (ids[0, 9] + 1) % 50
+    before, after = model(ids), model(changed)
+    assert torch.equal(before[0, :9], after[0, :9])
+    assert not torch.allclose(before[0, 9:], after[0, 9:])
+
+
+def test_weight_tying_shares_one_matrix_and_saves_its_parameters() -> None:
+    tied, untied = tiny_gpt(), tiny_gpt(tie_weights=False)
+    assert tied.lm_head.weight is tied.token_embedding.weight
+    assert count_parameters(untied) - count_parameters(tied) == 50 * 32
+
+
+def test_longer_input_than_the_context_is_refused() -> None:
+    with pytest.raises(InputError, match="longer than the context"):
+        tiny_gpt()(torch.zeros(1, 17, dtype=torch.long))
+
+
+def test_top_k_and_top_p_keep_the_right_tokens() -> None:
+    logits = torch.log(torch.tensor([[0.5, 0.2, 0.15, 0.1, 0.05]]))
+    kept_k = torch.isfinite(filter_logits(logits, top_k=2))
+    assert kept_k.tolist() == [[True, True, False, False, False]]
+    kept_p = torch.isfinite(filter_logits(logits, top_p=0.8))  # 0.5 + 0.2 < 0.8 <= 0.5 + 0.2 + 0.15
+    assert kept_p.tolist() == [[True, True, True, False, False]]
+    assert torch.isfinite(filter_logits(logits, top_p=0.01)).sum() == 1  # the top token always survives
+    assert sample_next(logits, temperature=0).item() == 0
+
+
+def test_sampling_frequencies_follow_the_tempered_distribution() -> None:
+    logits = torch.log(torch.tensor([0.6, 0.3, 0.1])).expand(20000, 3)
+    generator = torch.Generator().manual_seed(0)
+    draws = sample_next(logits, temperature=2.0, generator=generator)
+    expected = torch.softmax(logits[0] / 2.0, dim=-1)
+    observed = torch.bincount(draws, minlength=3) / len(draws)
+    assert (observed - expected).abs().max() < 0.015
+
+
+def test_seeded_generation_reproduces() -> None:
+    model, prompt = tiny_gpt(), torch.zeros(1, 1, dtype=torch.long)
+    first = generate(model, prompt, 20, top_k=10, generator=torch.Generator().manual_seed(1))
+    second = generate(model, prompt, 20, top_k=10, generator=torch.Generator().manual_seed(1))
+    assert first.shape == (1, 21) and torch.equal(first, second)
+
+
+def test_tiny_gpt_overfits_one_batch() -> None:
+    model = tiny_gpt()
+    ids = torch.randint(0, 50, (4, 17), generator=torch.Generator().manual_seed(0))
+    batch = (ids[:, :-1], ids[:, 1:])
+    config = TrainConfig(epochs=150, lr=3e-3, schedule="constant", progress=False, device="cpu")
+    history = fit(model, [batch], causal_lm_loss, config)
+    assert history.train_loss[0] > 3.5
+    assert history.train_loss[-1] < 0.05
+
+
+def test_checkpoint_round_trip_gives_identical_logits(tmp_path) -> None:
+    model = tiny_gpt()
+    ids = torch.randint(0, 50, (8, 17), generator=torch.Generator().manual_seed(0))
+    data = [(ids[:4, :-1], ids[:4, 1:]), (ids[4:, :-1], ids[4:, 1:])]
+    fit(model, data, causal_lm_loss, TrainConfig(epochs=2, checkpoint_dir=str(tmp_path), progress=False, device="cpu"))
+    restored = tiny_gpt(attention="math")  # fresh weights, other backend: only the checkpoint makes them equal
+    load_checkpoint(tmp_path, restored)
+    probe = ids[:, :16]
+    assert (model.eval()(probe) - restored.eval()(probe)).abs().max() < TOLERANCE
+
+
+def test_bits_per_char_of_a_uniform_model_is_log2_vocab_per_character() -> None:
+    model = tiny_gpt()
+    nn.init.zeros_(model.lm_head.weight)  # every logit 0: each token costs exactly log2(50) bits
+    ids = np.arange(40) % 50
+    scores = gpt_scores(model, ids, n_characters=100, bos_id=0, batch_size=2)
+    assert scores["tokens"] == 40  # every token predicted once, the first from <|endoftext|>
+    assert scores["bits_per_char"] == pytest.approx(40 * math.log2(50) / 100, rel=1e-5)
+    assert scores["perplexity"] == pytest.approx(50, rel=1e-5)
+
+
+# Tokenisers and data ---------------------------------------------------------------------------------------------
+
+
+def test_byte_level_bpe_is_lossless() -> None:
+    tokenizer = train_byte_bpe(TEXT.splitlines(keepends=True), vocab_size=300)
+    ids = encode_stream(tokenizer, TEXT)
+    assert tokenizer.decode(ids.tolist()) == TEXT
+    assert len(ids) < len(TEXT.encode("utf-8"))  # merges learned: fewer tokens than bytes
+
+
+def test_wordpiece_lengths_cover_the_characters_of_each_token() -> None:
+    tokenizer = train_wordpiece(TEXT.splitlines(), vocab_size=200)
+    ids, lengths = encode_with_lengths(tokenizer, "Ministers said the economy grew.")
+    assert len(ids) == len(lengths)
+    assert lengths.sum() == len("Ministerssaidtheeconomygrew.")  # all characters but the spaces
+
+
+def test_token_windows_shift_targets_by_one() -> None:
+    windows = TokenWindows(np.arange(21), context_length=5)
+    assert len(windows) == 4
+    inputs, targets = windows[3]
+    assert inputs.tolist() == [15, 16, 17, 18, 19] and targets.tolist() == [16, 17, 18, 19, 20]
+
+
+def test_holdout_is_the_end_of_the_text_at_a_line_break() -> None:
+    text = "\n".join(f"line {i}" for i in range(100))
+    train, held_out = split_holdout(text)
+    assert held_out.startswith("line 9") and train.endswith("line 94")
+    with pytest.raises(InputError, match="too short"):
+        split_holdout("word")
+
+
+# BERT -----------------------------------------------------------------------------------------------------------
+
+
+def test_masking_statistics_are_80_10_10_and_skip_special_tokens() -> None:
+    generator = torch.Generator().manual_seed(0)
+    specials = (0, 1, 2, 3, 4)
+    ids = torch.randint(5, 1000, (400, 128), generator=generator)
+    ids[:, 0], ids[:, -1], ids[:, 100:] = 2, 3, 0  # [CLS] ... [SEP] and padding
+    ordinary = torch.arange(5, 1000)
+    corrupted, labels = mask_tokens(ids, mask_id=4, ordinary_ids=ordinary, special_ids=specials, generator=generator)
+    picked = labels != IGNORE_INDEX
+    candidates = ~torch.isin(ids, torch.tensor(specials))
+    assert not picked[~candidates].any()  # specials and padding are never picked
+    assert picked.sum() / candidates.sum() == pytest.approx(0.15, abs=0.005)
+    assert torch.equal(labels[picked], ids[picked])
+    masked = (corrupted == 4) & picked
+    replaced = picked & (corrupted != 4) & (corrupted != ids)
+    kept = picked & (corrupted == ids)
+    n = picked.sum().item()
+    assert masked.sum().item() / n == pytest.approx(0.8, abs=0.015)
+    # A random replacement can draw the original token (1 in 995), so "kept" gains ~0.01 % from "replaced".
+    assert replaced.sum().item() / n == pytest.approx(0.1, abs=0.01)
+    assert kept.sum().item() / n == pytest.approx(0.1, abs=0.01)
+    assert not torch.isin(corrupted[replaced], torch.tensor(specials)).any()
+    assert torch.equal(corrupted[~picked], ids[~picked])
+
+
+def test_bert_examples_make_balanced_next_sentence_pairs() -> None:
+    tokenizer = train_wordpiece(TEXT.splitlines(), vocab_size=200)
+    tokens = BertTokens.from_tokenizer(tokenizer)
+    ids, lengths = encode_with_lengths(tokenizer, TEXT)
+    examples = bert_examples(ids, lengths, tokens, max_len=32, nsp=True, seed=0)
+    assert all(len(example["input_ids"]) <= 32 for example in examples)
+    labels = [int(example["next_sentence_label"]) for example in examples]
+    assert 0.3 < np.mean(labels) < 0.7
+    first = examples[0]
+    separators = (first["input_ids"] == tokens.sep).nonzero().squeeze(1).tolist()
+    assert first["input_ids"][0] == tokens.cls and len(separators) == 2
+    assert first["token_type_ids"][: separators[0] + 1].eq(0).all()
+    assert first["token_type_ids"][separators[0] + 1 :].eq(1).all()
+    batch = MLMCollator(tokens)(examples[:4])
+    assert set(batch) >= {"input_ids", "labels", "attention_mask", "token_type_ids", "next_sentence_label"}
+
+
+def test_tiny_bert_overfits_one_masked_batch() -> None:
+    torch.manual_seed(0)
+    model = TinyBERT(BertConfig(vocab_size=60, max_len=12, d_model=32, n_layers=2, dropout=0.0, norm_first=True))
+    ids = torch.randint(5, 60, (4, 12), generator=torch.Generator().manual_seed(0))
+    corrupted, labels = mask_tokens(
+        ids, mask_id=4, ordinary_ids=torch.arange(5, 60), special_ids=(0, 1, 2, 3, 4), probability=0.3
+    )
+    batch = {
+        "input_ids": corrupted,
+        "labels": labels,
+        "attention_mask": torch.ones_like(ids),
+        "token_type_ids": torch.zeros_like(ids),
+        "next_sentence_label": torch.tensor([0, 1, 0, 1]),
+    }
+    config = TrainConfig(epochs=150, lr=3e-3, schedule="constant", progress=False, device="cpu")
+    history = fit(model, [batch], bert_pretraining_loss, config)
+    assert history.train_loss[0] > 3.5
+    assert history.train_loss[-1] < 0.05
+
+
+def test_bert_padding_does_not_change_the_real_tokens_vectors() -> None:
+    torch.manual_seed(0)
+    model = TinyBERT(BertConfig(vocab_size=60, max_len=12, d_model=32, n_layers=2)).eval()
+    ids = torch.randint(5, 60, (1, 6))
+    padded = torch.cat([ids, torch.zeros(1, 4, dtype=torch.long)], dim=1)
+    alone = model(ids)
+    with_padding = model(padded, attention_mask=(padded != 0).long())
+    assert (alone - with_padding[:, :6]).abs().max() < TOLERANCE
