@@ -77,8 +77,8 @@ def test_pca_finds_the_direction_the_clusters_differ_along(
 
 
 def test_pca_of_points_on_a_plane_keeps_their_distances() -> None:
-    # Unit vectors in the plane of e0 and e1 (a circle): PCA to 2-D is then a rotation, losing nothing.
-    angles = np.linspace(0, np.pi, 12, endpoint=False)
+    # Unit vectors in the plane of e0 and e1 (on a circle): PCA to 2-D is then a rotation, losing nothing.
+    angles = np.sort(np.random.default_rng(2).uniform(0, np.pi, 12))  # random, so no two distances tie
     vectors = np.zeros((12, 5))
     vectors[:, 0], vectors[:, 1] = np.cos(angles), np.sin(angles)
     points = project(vectors, "pca")
@@ -154,7 +154,7 @@ def test_explorer_reuses_its_projection(explorer: EmbeddingExplorer) -> None:
     assert explorer.points("pca") is explorer.points("pca")
     first = explorer.figure("a1", method="pca")
     second = explorer.figure("a1", method="pca")
-    assert first.data[0].x == second.data[0].x
+    assert np.array_equal(first.data[0].x, second.data[0].x)
 
 
 def test_explorer_rejects_unknown_words_by_name(explorer: EmbeddingExplorer) -> None:
@@ -196,3 +196,20 @@ def test_explorer_widget_has_controls_and_redraws(explorer: EmbeddingExplorer, m
     assert drawn[-1] == ("b2", 6, "pca")
     controls["Combobox"].value = "b"  # half-typed: nothing to draw yet
     assert drawn[-1] == ("b2", 6, "pca")
+
+
+def test_book_renderer_inlines_plotly_js_in_the_first_figure_only() -> None:
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from fromzero.viz import use_plotly_renderer
+
+    previous = pio.renderers.default
+    try:
+        assert use_plotly_renderer() == "fromzero_book"
+        sizes = [len(pio.renderers._build_mime_bundle(go.Figure(go.Scatter(y=[i, 1])).to_dict())["text/html"])
+                 for i in range(3)]
+    finally:
+        pio.renderers.default = previous
+    assert sizes[0] > 1_000_000, "the first figure must carry plotly.js, so the page works offline"
+    assert max(sizes[1:]) < 20_000, f"later figures must not repeat plotly.js: {sizes}"

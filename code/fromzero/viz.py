@@ -1,14 +1,28 @@
-"""Figures for the book: making interactive plotly figures show up everywhere a reader meets them.
+"""Figures for the book: interactive plotly figures that show up everywhere, and maps of word vectors.
 
 A plotly figure is a JSON description that a front end draws with plotly.js. JupyterLab draws it
 natively and Colab has its own renderer, but the static HTML book is built by executing the
-notebook with no browser attached, so there the figure must arrive as self-contained HTML.
+notebook with no browser attached, so there the figure must arrive as self-contained HTML
+(:func:`use_plotly_renderer`).
+
+The second half serves Chapter 5: :func:`project` maps word vectors to two dimensions (PCA, t-SNE
+or UMAP), :func:`projection_quality` measures what a map kept, and :class:`EmbeddingExplorer` is a
+small version of the TensorFlow Embedding Projector: a hoverable scatter of words with query words
+and their nearest neighbours highlighted, and, with a kernel running, ipywidgets controls.
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
+
+from fromzero.errors import InputError
+from fromzero.evaluate import nearest_neighbours, normalise_rows
 
 BOOK_RENDERER = "fromzero_book"
 
@@ -21,10 +35,11 @@ def _book_renderer_class() -> type:
 
         Plotly's own ``notebook`` renderer also loads MathJax from a CDN for every figure, which
         fails offline and which the book does not need (its maths is typeset by the page itself).
+        Whether plotly.js was sent is a class attribute: plotly renders with a copy of the renderer,
+        so an instance attribute would be reset for every figure and each would carry 4.8 MB.
         """
 
-        def __init__(self) -> None:
-            self.plotlyjs_sent = False
+        plotlyjs_sent = False
 
         def to_mimebundle(self, fig_dict: dict[str, Any]) -> dict[str, str]:
             html = pio.to_html(
@@ -36,7 +51,7 @@ def _book_renderer_class() -> type:
                 default_height=525,
                 validate=False,
             )
-            self.plotlyjs_sent = True
+            type(self).plotlyjs_sent = True
             return {"text/html": html}
 
     return BookHtmlRenderer
@@ -57,3 +72,290 @@ def use_plotly_renderer() -> str:
         pio.renderers[BOOK_RENDERER] = _book_renderer_class()()
         pio.renderers.default = BOOK_RENDERER
     return pio.renderers.default
+
+
+# --------------------------------------------------------------------------------------------------
+# Projections of word vectors to two dimensions, and an explorer in the spirit of the TensorFlow
+# Embedding Projector (Chapter 5).
+# --------------------------------------------------------------------------------------------------
+
+PROJECTION_METHODS = ("pca", "tsne", "umap")
+PROJECTION_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
+TSNE_ITERATIONS = 500  # enough for a few hundred points: 1,000 (the default) changed trustworthiness by < 0.01
+EXACT_TSNE_POINTS = 1000
+MIN_POINTS = 4  # t-SNE needs perplexity < n and UMAP's spectral start needs a few points more than 2
+
+
+def _check_vectors(vectors: np.ndarray, words: Sequence[str] | None = None) -> np.ndarray:
+    array = np.asarray(vectors, dtype=np.float64)
+    if array.ndim != 2:
+        raise InputError(f"vectors must be a 2-D array (one row per word), got shape {array.shape}")
+    if len(array) < MIN_POINTS:
+        raise InputError(f"a projection needs at least {MIN_POINTS} vectors, got {len(array)}")
+    if not np.isfinite(array).all():
+        raise InputError("vectors contain NaN or infinite values")
+    if words is not None:
+        if len(words) != len(array):
+            raise InputError(f"{len(words)} words but {len(array)} vectors: they must correspond one to one")
+        repeated = sorted(word for word, count in Counter(words).items() if count > 1)
+        if repeated:
+            raise InputError(f"words must be distinct; repeated: {', '.join(map(repr, repeated[:5]))}")
+    return array
+
+
+def project(
+    vectors: np.ndarray, method: str = "pca", *, seed: int = 0, neighbours: int = 15, perplexity: float = 30.0
+) -> np.ndarray:
+    """Two-dimensional coordinates, shape ``(n, 2)``, for ``n`` word vectors.
+
+    Rows are scaled to unit length first, so every method sees the cosine geometry that the book's
+    neighbours use (for unit vectors, squared Euclidean distance is ``2 - 2 cos``).
+
+    * ``"pca"``: the first two principal components, a linear map that keeps as much variance (the
+      large, global distances) as any 2-D linear map can.
+    * ``"tsne"``: t-SNE (van der Maaten and Hinton, 2008), started from the PCA layout, 500 iterations; ``perplexity``
+      (capped at ``(n - 1) / 3``) is roughly the number of neighbours each point tries to keep close.
+    * ``"umap"``: UMAP (McInnes et al., 2018) over each point's ``neighbours`` nearest neighbours.
+
+    The same ``seed`` gives the same coordinates. Unknown ``method`` raises a ``ValueError``.
+    """
+    if method not in PROJECTION_METHODS:
+        raise InputError(f"unknown projection method {method!r}: choose one of {', '.join(PROJECTION_METHODS)}")
+    unit = normalise_rows(_check_vectors(vectors))
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(n_components=2, random_state=seed).fit_transform(unit)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = min(perplexity, (len(unit) - 1) / 3)
+        # Up to a thousand points, exact gradients beat the Barnes-Hut tree: about twice as fast here.
+        gradients = "exact" if len(unit) <= EXACT_TSNE_POINTS else "barnes_hut"
+        tsne = TSNE(perplexity=perplexity, init="pca", max_iter=TSNE_ITERATIONS, method=gradients, random_state=seed)
+        return tsne.fit_transform(unit)
+    return _umap(unit, seed, neighbours)
+
+
+def _umap(unit: np.ndarray, seed: int, neighbours: int) -> np.ndarray:
+    """UMAP with the exact nearest neighbours computed by scikit-learn.
+
+    For fewer than 4,096 points UMAP computes exact neighbours itself too, but with a numba function
+    whose just-in-time compilation takes 10-15 s the first time, several times the whole fit. Passing
+    the neighbours in (UMAP's ``precomputed_knn``) gives the same layout without that wait.
+    """
+    from sklearn.neighbors import NearestNeighbors
+
+    with warnings.catch_warnings():
+        # umap's __init__ warns that TensorFlow (for ParametricUMAP, unused here) is missing.
+        warnings.filterwarnings("ignore", message="Tensorflow not installed", category=ImportWarning)
+        import umap
+
+    k = max(2, min(neighbours, len(unit) - 1))
+    distances, indices = NearestNeighbors(n_neighbors=k).fit(unit).kneighbors(unit)
+    reducer = umap.UMAP(n_neighbors=k, random_state=seed, n_jobs=1, precomputed_knn=(indices, distances))
+    with warnings.catch_warnings():
+        # Without umap's own search index, UMAP.transform of *new* points is unavailable; we never call it.
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]", category=UserWarning)
+        return np.asarray(reducer.fit_transform(unit), dtype=np.float64)
+
+
+def projection_quality(vectors: np.ndarray, points: np.ndarray, k: int = 10) -> dict[str, float]:
+    """How faithfully 2-D ``points`` show ``vectors``, by three numbers between roughly 0 and 1.
+
+    * ``trustworthiness`` (scikit-learn): 1 when every point's ``k`` nearest neighbours in the picture
+      are also close in the original space; it penalises false neighbours created by the projection.
+    * ``neighbours kept``: the average share of each point's ``k`` nearest neighbours (cosine, in the
+      original space) that are also among its ``k`` nearest in the picture.
+    * ``distance correlation``: Spearman correlation between all pairwise distances before and
+      after, a measure of the *global* layout (which clusters are far from which).
+    """
+    from scipy.spatial.distance import pdist
+    from scipy.stats import spearmanr
+    from sklearn.manifold import trustworthiness
+
+    unit = normalise_rows(_check_vectors(vectors))
+    points = np.asarray(points, dtype=np.float64)
+    if points.shape != (len(unit), 2):
+        raise InputError(f"points must have shape ({len(unit)}, 2) to match the vectors, got {points.shape}")
+    if not 1 <= k < len(unit) / 2:
+        raise InputError(f"k must be between 1 and {(len(unit) - 1) // 2} for {len(unit)} points, got {k}")
+    before, after = _knn_sets(unit, k), _knn_sets(points, k)
+    kept = np.mean([len(b & a) / k for b, a in zip(before, after, strict=True)])
+    return {
+        "trustworthiness": float(trustworthiness(unit, points, n_neighbors=k)),
+        "neighbours kept": float(kept),
+        "distance correlation": float(spearmanr(pdist(unit), pdist(points)).statistic),
+    }
+
+
+def _knn_sets(points: np.ndarray, k: int) -> list[set[int]]:
+    distances = ((points[:, None, :] - points[None, :, :]) ** 2).sum(axis=-1)
+    np.fill_diagonal(distances, np.inf)
+    return [set(row) for row in np.argsort(distances, axis=1, kind="stable")[:, :k]]
+
+
+class EmbeddingExplorer:
+    """Words, their vectors and optional group labels, shown as an interactive 2-D map.
+
+    :meth:`figure` draws a plotly scatter (hover a point for its word) with query words and their
+    nearest neighbours highlighted; the neighbours are found in the full vector space, among the
+    explorer's words, and joined to their query by lines, so the picture shows where a projection
+    keeps a neighbourhood together and where it tears it apart. :meth:`widget` wraps the figure in
+    ipywidgets controls (word, projection, number of neighbours) that work when a kernel is running.
+    Projections are computed once per method and kept.
+    """
+
+    def __init__(
+        self,
+        words: Sequence[str],
+        vectors: np.ndarray,
+        groups: Sequence[str] | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.words = [str(word) for word in words]  # NumPy strings would show as np.str_('...') in the controls
+        self.vectors = _check_vectors(vectors, self.words)
+        if groups is not None and len(groups) != len(self.words):
+            raise InputError(f"{len(groups)} group labels for {len(self.words)} words: give one label per word")
+        self.groups = None if groups is None else [str(group) for group in groups]
+        self.seed = seed
+        self.index = {word: row for row, word in enumerate(self.words)}
+        self._points: dict[str, np.ndarray] = {}
+
+    def points(self, method: str = "pca") -> np.ndarray:
+        """The words' 2-D coordinates under ``method`` (computed on first use, then cached)."""
+        if method not in self._points:
+            self._points[method] = project(self.vectors, method, seed=self.seed)
+        return self._points[method]
+
+    def neighbours(self, word: str, k: int = 5) -> list[tuple[str, float]]:
+        """The ``k`` explorer words nearest to ``word`` by cosine similarity, with the similarities."""
+        self._check_word(word)
+        if not 1 <= k < len(self.words):
+            raise InputError(f"k must be between 1 and {len(self.words) - 1}, got {k}")
+        return nearest_neighbours(self.vectors, self.words, word, k)
+
+    def _check_word(self, word: str) -> None:
+        if word not in self.index:
+            raise InputError(f"{word!r} is not among the explorer's {len(self.words)} words")
+
+    def figure(
+        self, queries: Sequence[str] | str = (), k: int = 5, method: str = "pca", title: str | None = None
+    ) -> Any:
+        """A plotly figure: every word as a point (one trace per group), each query and its neighbours on top."""
+        import plotly.graph_objects as go
+
+        queries = [queries] if isinstance(queries, str) else list(queries)
+        for word in queries:  # validate everything before the (possibly slow) projection
+            self._check_word(word)
+        if not 1 <= k < len(self.words):
+            raise InputError(f"k must be between 1 and {len(self.words) - 1}, got {k}")
+        if method not in PROJECTION_METHODS:
+            raise InputError(f"unknown projection method {method!r}: choose one of {', '.join(PROJECTION_METHODS)}")
+        points = self.points(method)
+        fig = go.Figure()
+        groups = self.groups or ["words"] * len(self.words)
+        faded = 0.35 if queries else 0.8
+        for group in dict.fromkeys(groups):
+            rows = [row for row, label in enumerate(groups) if label == group]
+            fig.add_trace(
+                go.Scatter(
+                    x=points[rows, 0],
+                    y=points[rows, 1],
+                    mode="markers",
+                    name=group,
+                    hovertext=[self.words[row] for row in rows],
+                    hoverinfo="text",
+                    marker={"size": 7, "opacity": faded},
+                )
+            )
+        for word in queries:
+            found = self.neighbours(word, k)
+            rows = [self.index[neighbour] for neighbour, _ in found]
+            centre = points[self.index[word]]
+            line_x = [value for row in rows for value in (centre[0], points[row, 0], None)]
+            line_y = [value for row in rows for value in (centre[1], points[row, 1], None)]
+            fig.add_trace(
+                go.Scatter(
+                    x=line_x,
+                    y=line_y,
+                    mode="lines",
+                    line={"width": 1, "color": "grey"},
+                    hoverinfo="skip",
+                    showlegend=False,
+                    legendgroup=word,
+                )
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=points[rows, 0],
+                    y=points[rows, 1],
+                    mode="markers+text",
+                    name=f"{k} nearest to {word}",
+                    text=[neighbour for neighbour, _ in found],
+                    textposition="top center",
+                    legendgroup=word,
+                    hovertext=[f"{neighbour} (cos {similarity:.2f} to {word})" for neighbour, similarity in found],
+                    hoverinfo="text",
+                    marker={"size": 10, "symbol": "circle-open", "line": {"width": 2}},
+                )
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=[centre[0]],
+                    y=[centre[1]],
+                    mode="markers+text",
+                    name=word,
+                    text=[word],
+                    textposition="bottom center",
+                    hovertext=[word],
+                    hoverinfo="text",
+                    legendgroup=word,
+                    marker={"size": 16, "symbol": "star", "line": {"width": 1, "color": "black"}},
+                )
+            )
+        name = PROJECTION_NAMES[method]
+        if title is None:
+            title = f"{len(self.words)} words, {name}"
+            if queries:
+                title += f": {', '.join(queries)} and their {k} nearest neighbours"
+        fig.update_layout(
+            title=title,
+            xaxis_title=f"{name} 1",
+            yaxis_title=f"{name} 2",
+            height=560,
+            legend={"itemsizing": "constant"},
+            margin={"l": 40, "r": 10, "t": 50, "b": 40},
+        )
+        return fig
+
+    def widget(self, query: str | None = None, k: int = 5, method: str = "pca") -> Any:
+        """ipywidgets controls around :meth:`figure`: pick a word, a projection and the neighbourhood size.
+
+        The controls need a running kernel (Jupyter, JupyterLab, Colab); a static page cannot redraw.
+        """
+        import ipywidgets as widgets
+        from IPython.display import display
+
+        query = self.words[0] if query is None else query
+        self._check_word(query)
+        word_box = widgets.Combobox(
+            value=query, options=sorted(self.words), ensure_option=True, description="word", placeholder="type a word"
+        )
+        method_buttons = widgets.ToggleButtons(
+            options=[(PROJECTION_NAMES[m], m) for m in PROJECTION_METHODS], value=method, description="projection"
+        )
+        k_slider = widgets.IntSlider(value=k, min=1, max=min(30, len(self.words) - 1), description="neighbours")
+        output = widgets.Output()
+
+        def redraw(_change: object = None) -> None:
+            if word_box.value not in self.index:  # still typing
+                return
+            with output:
+                output.clear_output(wait=True)
+                display(self.figure(word_box.value, k_slider.value, method_buttons.value))
+
+        for control in (word_box, method_buttons, k_slider):
+            control.observe(redraw, names="value")
+        redraw()
+        return widgets.VBox([widgets.HBox([word_box, k_slider]), method_buttons, output])
