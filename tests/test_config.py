@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,33 @@ def test_requirements_pin_the_cpu_torch_wheel() -> None:
     requirements = (ROOT / "requirements.txt").read_text(encoding="utf-8")
     assert re.search(r"^torch==\d", requirements, flags=re.MULTILINE), "torch must be pinned exactly"
     assert re.search(r"^jupyter-book==1\.", requirements, flags=re.MULTILINE), "Jupyter Book 2.x cannot build offline"
+
+
+def test_xdist_sends_the_book_group_to_one_worker(tmp_path: Path) -> None:
+    """The whole-book tests share one session fixture; if xdist ignored their group, each worker would build it."""
+    (tmp_path / "conftest.py").write_text(
+        "import os, pytest\n"
+        "@pytest.fixture(scope='session')\n"
+        "def book():\n"
+        "    with open('built.txt', 'a') as log:\n"
+        "        log.write(os.environ['PYTEST_XDIST_WORKER'] + '\\n')\n",
+        encoding="utf-8",
+    )
+    for name in ("a", "b"):
+        (tmp_path / f"test_{name}.py").write_text(
+            "import pytest\n"
+            "pytestmark = pytest.mark.xdist_group('book')\n"
+            "@pytest.mark.parametrize('x', range(6))\n"
+            f"def test_{name}(book, x): pass\n",
+            encoding="utf-8",
+        )
+    (tmp_path / "test_other.py").write_text(
+        "import pytest\n@pytest.mark.parametrize('x', range(12))\ndef test_other(x): pass\n", encoding="utf-8"
+    )
+    finished = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )
+    assert finished.returncode == 0, finished.stdout[-2000:]
+    workers = (tmp_path / "built.txt").read_text(encoding="utf-8").split()
+    assert len(workers) == 1, f"the book fixture ran on {workers}: pytest and pytest-xdist disagree on node ids"
