@@ -60,3 +60,13 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> BuiltBook:
     started = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
     return BuiltBook(output, result.stdout + result.stderr, result.returncode, time.perf_counter() - started)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str, code: int = 2) -> None:
+    """A command-line tool's documented failure: exit status ``code`` and one line on stderr naming the problem."""
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line, got:\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import assert_one_line_error
 
 POSITIVE = ["what a wonderful film", "a great and moving story", "brilliant acting", "i loved every minute"]
 NEGATIVE = ["a boring mess", "dull and far too long", "terrible script", "i hated every minute"]
@@ -24,15 +25,6 @@ def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = N
         [sys.executable, "-m", "fromzero", *args], capture_output=True, text=True, timeout=240, check=False,
         input=stdin, env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
     )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess, *fragments: str, code: int = 2) -> None:
-    assert result.returncode == code, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, f"expected one line, got:\n{result.stderr}"
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
 
 
 def write_tsv(path: Path, rows: list[tuple[str, str]], header: str = "text\tlabel") -> Path:

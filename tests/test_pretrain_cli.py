@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import assert_one_line_error
 
 from fromzero.data import load_bbc_news
 from fromzero.train import load_checkpoint
@@ -41,15 +42,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def last_json(result: subprocess.CompletedProcess[str]) -> dict:
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, f"expected one line, got:\n{result.stderr}"
-    assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 @pytest.mark.parametrize("command", [["pretrain"], ["pretrain", "gpt"], ["pretrain", "bert"]])

@@ -6,6 +6,9 @@ GPU (MPS) or an NVIDIA GPU (CUDA) without edits.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from fromzero.errors import InputError
@@ -53,3 +56,21 @@ def describe_device(device: torch.device) -> str:
     if device.type == "mps":
         return "mps (Apple GPU)"
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+@contextmanager
+def one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """Run PyTorch's CPU operations in one thread for the duration (restored afterwards).
+
+    A training step of word vectors is many small tensor operations; split over several threads,
+    they spend more time waiting for each other than they save, badly so on a shared machine.
+    """
+    if device.type != "cpu":
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

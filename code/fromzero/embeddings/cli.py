@@ -14,43 +14,13 @@ import json
 import sys
 import time
 
+from fromzero.argtypes import count, non_negative_float, positive_float, positive_int
+
 METHOD_NAMES = ("sgns", "cbow", "glove", "fasttext")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
-    return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
-    return value
-
-
-def _non_negative_float(text: str, strictly_positive: bool = False) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (value > 0 if strictly_positive else value >= 0) or value == float("inf"):
-        raise argparse.ArgumentTypeError(
-            f"expected a {'positive' if strictly_positive else 'non-negative'} number, got {text}"
-        )
-    return value
-
-
-def _positive_float(text: str) -> float:
-    return _non_negative_float(text, strictly_positive=True)
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -77,21 +47,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--corpus", required=True, metavar="PATH", help="the training text")
     train.add_argument("--out", required=True, metavar="PATH", help="where to write the vectors")
-    train.add_argument("--dim", type=_positive_int, default=100, help="dimensions of the vectors (100)")
-    train.add_argument("--window", type=_positive_int, default=5, help="context words on each side (5)")
-    train.add_argument("--negative", type=_count, default=5, help="negative samples per example (5)")
-    train.add_argument("--epochs", type=_positive_int, default=5, help="passes over the corpus (5)")
-    train.add_argument("--min-count", type=_positive_int, default=5, help="ignore words seen fewer times than this (5)")
+    train.add_argument("--dim", type=positive_int, default=100, help="dimensions of the vectors (100)")
+    train.add_argument("--window", type=positive_int, default=5, help="context words on each side (5)")
+    train.add_argument("--negative", type=count, default=5, help="negative samples per example (5)")
+    train.add_argument("--epochs", type=positive_int, default=5, help="passes over the corpus (5)")
+    train.add_argument("--min-count", type=positive_int, default=5, help="ignore words seen fewer times than this (5)")
     train.add_argument(
         "--subsample",
-        type=_non_negative_float,
+        type=non_negative_float,
         default=1e-3,
         help="threshold for dropping frequent words; 0 turns it off (1e-3)",
     )
     train.add_argument(
-        "--batch-size", type=_positive_int, help="examples per update (default: the method's own; for sgns, pairs)"
+        "--batch-size", type=positive_int, help="examples per update (default: the method's own; for sgns, pairs)"
     )
-    train.add_argument("--lr", type=_positive_float, help="starting learning rate (default: the method's own)")
+    train.add_argument("--lr", type=positive_float, help="starting learning rate (default: the method's own)")
     train.add_argument("--seed", type=int, default=0, help="random seed (0)")
     train.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     train.set_defaults(handler=_train_command)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fromzero.data import Vocabulary
-from fromzero.device import pick_device
+from fromzero.device import one_cpu_thread, pick_device
 from fromzero.embeddings.options import EmbedOptions, WordVectors
 from fromzero.errors import InputError
 from fromzero.train import History, TrainConfig, fit
@@ -255,24 +254,6 @@ class SkipGramBatches:
             yield words[centres], words[positions], valid.float(), negatives
 
 
-@contextmanager
-def _one_cpu_thread(device: torch.device) -> Iterator[None]:
-    """Run PyTorch's CPU operations in one thread for the duration (restored afterwards).
-
-    A step is many small tensor operations; split over several threads, they spend more time
-    waiting for each other than they save, badly so on a machine other programs share.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 @dataclass
 class FastTextRun:
     """What :func:`fit_fasttext` trained: the model (which gives vectors for any word) and the loss history."""
@@ -331,7 +312,7 @@ def fit_fasttext(
         progress=options.progress,
         log_every=50,
     )
-    with _one_cpu_thread(model.input.weight.device):
+    with one_cpu_thread(model.input.weight.device):
         history = fit(model, batches, sgns_loss, config, optimizer=torch.optim.SGD(model.parameters(), lr=lr))
     return FastTextRun(model, history)
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +28,7 @@ from torch import nn
 
 from fromzero.counting import cooccurrence_matrix
 from fromzero.data import Vocabulary
-from fromzero.device import pick_device
+from fromzero.device import one_cpu_thread, pick_device
 from fromzero.embeddings.options import EmbedOptions, WordVectors
 from fromzero.errors import InputError
 from fromzero.train import History, TrainConfig, fit
@@ -152,24 +151,6 @@ class CellBatches:
             yield tuple(tensor[chosen] for tensor in self.tensors)
 
 
-@contextmanager
-def _one_cpu_thread(device: torch.device) -> Iterator[None]:
-    """Run PyTorch's CPU operations in one thread for the duration (restored afterwards).
-
-    A step is many small tensor operations; split over several threads, they spend more time
-    waiting for each other than they save, badly so on a machine other programs share.
-    """
-    if device.type != "cpu":
-        yield
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 @dataclass
 class GloVeRun:
     """What :func:`fit_glove` trained: the words, the model (row ``i`` is ``words[i]``) and the loss history."""
@@ -204,7 +185,7 @@ def fit_glove(
         progress=options.progress,
         log_every=50,
     )
-    with _one_cpu_thread(model.word.weight.device):
+    with one_cpu_thread(model.word.weight.device):
         history = fit(model, batches, glove_loss, config, optimizer=optimizer)
     return GloVeRun(words, model, history)
 

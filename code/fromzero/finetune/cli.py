@@ -20,29 +20,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from fromzero.argtypes import positive_float, positive_int
 from fromzero.errors import InputError
 
 DEFAULTS = {"epochs": 3, "lr": 5e-5, "head_lr": 1e-3, "batch_size": 16, "max_length": 128, "freeze": "none", "seed": 0}
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
 
 
 def _freeze_policy(text: str) -> str:
@@ -59,14 +42,14 @@ def _add_training_options(parser: argparse.ArgumentParser, data_format: str) -> 
                         "or a Hugging Face hub name such as bert-base-uncased (needs the network)")
     parser.add_argument("--train", required=True, metavar=data_format, help=f"training data ({data_format})")
     parser.add_argument("--eval", required=True, metavar=data_format, help=f"held-out data to score ({data_format})")
-    parser.add_argument("--epochs", type=_positive_int, default=DEFAULTS["epochs"], help="passes over --train (3)")
-    parser.add_argument("--lr", type=_positive_float, default=DEFAULTS["lr"],
+    parser.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"], help="passes over --train (3)")
+    parser.add_argument("--lr", type=positive_float, default=DEFAULTS["lr"],
                         help="peak learning rate of AdamW, reached after a 10%% warm-up, then decayed linearly (5e-5)")
-    parser.add_argument("--head-lr", type=_positive_float, default=DEFAULTS["head_lr"],
+    parser.add_argument("--head-lr", type=positive_float, default=DEFAULTS["head_lr"],
                         help="peak learning rate of the new, randomly initialised task head (1e-3)")
-    parser.add_argument("--batch-size", type=_positive_int, default=DEFAULTS["batch_size"],
+    parser.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"],
                         help="examples per step (16)")
-    parser.add_argument("--max-length", type=_positive_int, default=DEFAULTS["max_length"],
+    parser.add_argument("--max-length", type=positive_int, default=DEFAULTS["max_length"],
                         help="word pieces per example, [CLS] and [SEP] included; longer inputs are cut (128)")
     parser.add_argument("--freeze", type=_freeze_policy, default=DEFAULTS["freeze"], metavar="{none,encoder,top:N}",
                         help="what stays fixed: nothing (none), the whole encoder (encoder: only the head trains), "
@@ -114,7 +97,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     predict.add_argument("--model", required=True, metavar="DIR", help="a folder written by 'finetune --output'")
     predict.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label (default: lines of stdin)")
-    predict.add_argument("--batch-size", type=_positive_int, default=32, help="texts per forward pass (32)")
+    predict.add_argument("--batch-size", type=positive_int, default=32, help="texts per forward pass (32)")
     predict.set_defaults(handler=_predict_command)
 
 

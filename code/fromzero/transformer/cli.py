@@ -11,37 +11,8 @@ import argparse
 import json
 import sys
 
+from fromzero.argtypes import fraction, positive_float, positive_int
 from fromzero.errors import InputError
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
-    return value
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -91,31 +62,31 @@ def _add_options(parser: argparse.ArgumentParser, kind: str) -> None:
     )
     parser.add_argument("--eval-corpus", metavar="PATH", help="UTF-8 text file to evaluate on")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder for the tokeniser, model and checkpoints")
-    parser.add_argument("--max-steps", type=_positive_int, help="stop after this many optimizer steps")
+    parser.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps")
     parser.add_argument(
         "--max-minutes",
-        type=_positive_float,
+        type=positive_float,
         help="time limit for the whole run, tokeniser training and evaluation included: the number "
         "of steps is planned from a short timed probe",
     )
     parser.add_argument(
         "--epochs",
-        type=_positive_int,
+        type=positive_int,
         help="passes over the corpus (default: 1, or as many as --max-steps/--max-minutes allow)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     size = parser.add_argument_group("model size and training")
-    size.add_argument("--vocab-size", type=_positive_int, help=f"tokeniser vocabulary ({defaults['vocab_size']})")
-    size.add_argument("--context", type=_positive_int, help=f"tokens per training example ({defaults['context']})")
-    size.add_argument("--layers", type=_positive_int, help=f"Transformer blocks ({defaults['layers']})")
-    size.add_argument("--heads", type=_positive_int, default=4, help="attention heads per block (4)")
-    size.add_argument("--dim", type=_positive_int, default=128, help="model width d_model (128)")
-    size.add_argument("--dropout", type=_fraction, help=f"dropout probability ({defaults['dropout']})")
-    size.add_argument("--batch-size", type=_positive_int, default=32, help="examples per step (32)")
+    size.add_argument("--vocab-size", type=positive_int, help=f"tokeniser vocabulary ({defaults['vocab_size']})")
+    size.add_argument("--context", type=positive_int, help=f"tokens per training example ({defaults['context']})")
+    size.add_argument("--layers", type=positive_int, help=f"Transformer blocks ({defaults['layers']})")
+    size.add_argument("--heads", type=positive_int, default=4, help="attention heads per block (4)")
+    size.add_argument("--dim", type=positive_int, default=128, help="model width d_model (128)")
+    size.add_argument("--dropout", type=fraction, help=f"dropout probability ({defaults['dropout']})")
+    size.add_argument("--batch-size", type=positive_int, default=32, help="examples per step (32)")
     size.add_argument(
         "--lr",
-        type=_positive_float,
+        type=positive_float,
         help=f"peak learning rate of AdamW, after a warm-up, then cosine decay ({defaults['lr']})",
     )
     size.add_argument("--warmup-steps", type=int, help="warm-up steps (default: 10%% of the steps, at most 200)")
