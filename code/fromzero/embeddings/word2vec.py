@@ -2,8 +2,8 @@
 
 Chapter 2 derives both models and builds slow, readable versions with the book's training loop;
 this module is the tested, fast version behind ``python -m fromzero embed train --method sgns|cbow``.
-It trains in PyTorch, on the CPU or unchanged on a GPU, at gensim's speed on a CPU
-(``bench/bench_word2vec.py`` measures it).
+It trains in PyTorch, on the CPU or unchanged on a GPU, within a small factor of gensim's C code on a
+CPU (``bench/bench_word2vec.py`` measures the ratio; ``bench/README.md`` records it).
 
 Why it does not use :func:`fromzero.train.fit`
     A step of ``fit`` runs an optimizer over every parameter: for Word2Vec that is two
