@@ -59,6 +59,22 @@ def test_bpe_first_merges_on_the_classic_toy_corpus() -> None:
     assert tokenizer.tokenize(" lowest") == ["Ġlow", "est"]
 
 
+def merge_everywhere(words: Counter, pair: tuple, merged: object) -> Counter:
+    """Every word with each left-to-right, non-overlapping occurrence of ``pair`` replaced by ``merged``."""
+    new_words: Counter = Counter()
+    for word, count in words.items():
+        out, i = [], 0
+        while i < len(word):
+            if i + 1 < len(word) and (word[i], word[i + 1]) == pair:
+                out.append(merged)
+                i += 2
+            else:
+                out.append(word[i])
+                i += 1
+        new_words[tuple(out)] += count
+    return new_words
+
+
 def naive_merges(texts: list[str], n_merges: int, pattern: str) -> list[tuple[bytes, bytes]]:
     """The textbook algorithm: recount every pair after every merge. Slow, obviously right."""
     import re
@@ -74,18 +90,7 @@ def naive_merges(texts: list[str], n_merges: int, pattern: str) -> list[tuple[by
             break
         best = min(pairs, key=lambda pair: (-pairs[pair], pair))
         merges.append(best)
-        new_words: Counter[tuple[bytes, ...]] = Counter()
-        for word, count in words.items():
-            out, i = [], 0
-            while i < len(word):
-                if i + 1 < len(word) and (word[i], word[i + 1]) == best:
-                    out.append(word[i] + word[i + 1])
-                    i += 2
-                else:
-                    out.append(word[i])
-                    i += 1
-            new_words[tuple(out)] += count
-        words = new_words
+        words = merge_everywhere(words, best, best[0] + best[1])
     return merges
 
 
@@ -216,18 +221,7 @@ def naive_wordpiece_vocab(texts: list[str], vocab_size: int) -> list[str]:
         merged = best[0] + best[1].removeprefix("##")
         if merged not in vocab:
             vocab.append(merged)
-        new_words: Counter[tuple[str, ...]] = Counter()
-        for word, count in words.items():
-            out, i = [], 0
-            while i < len(word):
-                if i + 1 < len(word) and (word[i], word[i + 1]) == best:
-                    out.append(merged)
-                    i += 2
-                else:
-                    out.append(word[i])
-                    i += 1
-            new_words[tuple(out)] += count
-        words = new_words
+        words = merge_everywhere(words, best, merged)
     return vocab
 
 
