@@ -116,6 +116,18 @@ def test_missing_corpus_and_bad_options_exit_2(tmp_path: Path) -> None:
     assert_one_line_error(
         run_cli("embed", "train", "--method", "sgns", "--corpus", "c.txt", "--out", "v.txt", "--dim", "0"), "--dim"
     )
+    assert_one_line_error(
+        run_cli("embed", "train", "--method", "sgns", "--corpus", "c.txt", "--out", "v.txt", "--workers", "0"),
+        "--workers",
+    )
+
+
+def test_one_worker_makes_the_run_repeatable(corpus: Path, tmp_path: Path) -> None:
+    common = ["--method", "sgns", "--corpus", str(corpus), "--dim", "16", "--epochs", "1", "--device", "cpu"]
+    for name in ("first.txt", "again.txt"):
+        result = run_cli("embed", "train", *common, "--workers", "1", "--out", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+    assert (tmp_path / "first.txt").read_bytes() == (tmp_path / "again.txt").read_bytes()
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,7 @@ from fromzero.transformer.pretrain import (
     encode_stream,
     encode_with_lengths,
     gpt_scores,
+    scoring_windows,
     train_byte_bpe,
     train_wordpiece,
 )
@@ -230,6 +231,25 @@ def test_bits_per_char_of_a_uniform_model_is_log2_vocab_per_character() -> None:
     assert scores["tokens"] == 40  # every token predicted once, the first from <|endoftext|>
     assert scores["bits_per_char"] == pytest.approx(40 * math.log2(50) / 100, rel=1e-5)
     assert scores["perplexity"] == pytest.approx(50, rel=1e-5)
+    strided = gpt_scores(model, ids, n_characters=100, bos_id=0, batch_size=2, stride=5)
+    assert strided["tokens"] == 40 and strided["bits_per_char"] == pytest.approx(scores["bits_per_char"], rel=1e-5)
+
+
+@pytest.mark.parametrize(("n_predictions", "context", "stride"), [(40, 16, 16), (40, 16, 5), (7, 16, 4), (33, 8, 1)])
+def test_scoring_windows_predict_every_token_exactly_once(n_predictions: int, context: int, stride: int) -> None:
+    predicted = []
+    windows = scoring_windows(n_predictions, context, stride)
+    for start, first in windows:
+        assert 0 <= first < min(context, n_predictions)
+        predicted += range(start + first, start + min(context, n_predictions))
+    assert predicted == list(range(n_predictions))
+    # after the first window, every counted prediction has at least context - stride tokens before it in its window
+    assert all(first >= min(context - stride, start) for start, first in windows[1:-1])
+
+
+def test_scoring_stride_must_fit_the_context() -> None:
+    with pytest.raises(InputError, match="stride must be between 1 and the context"):
+        scoring_windows(100, 16, 17)
 
 
 # Tokenisers and data ---------------------------------------------------------------------------------------------

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -80,7 +83,7 @@ def test_loss_falls(method: str) -> None:
 @pytest.mark.parametrize("method", ["sgns", "cbow"])
 def test_seeded_runs_reproduce_on_cpu(method: str) -> None:
     corpus, _ = planted_corpus(600)
-    options = {**SMALL, "device": "cpu", "progress": False, "epochs": 2}
+    options = {**SMALL, "device": "cpu", "progress": False, "epochs": 2, "workers": 1}
     first = train_embeddings(method, corpus, EmbedOptions(**options, seed=3))
     again = train_embeddings(method, corpus, EmbedOptions(**options, seed=3))
     other = train_embeddings(method, corpus, EmbedOptions(**options, seed=4))
@@ -88,16 +91,31 @@ def test_seeded_runs_reproduce_on_cpu(method: str) -> None:
     assert not np.array_equal(first.vectors, other.vectors)
 
 
-def test_one_and_two_threads_give_identical_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("method", ["sgns", "cbow"])
+def test_two_workers_share_the_batches_and_learn_the_planted_structure(
+    method: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fromzero.embeddings import word2vec
 
-    corpus, _ = planted_corpus(600)
-    options = EmbedOptions(**{**SMALL, "epochs": 2}, device="cpu", progress=False)
-    results = {}
-    for name, choice in {"one": lambda self: None, "two": lambda self: self.helper}.items():
-        monkeypatch.setattr(word2vec._ThreadChooser, "helper_for_next_step", choice)
-        results[name] = train_embeddings("sgns", corpus, options).vectors
-    assert np.array_equal(results["one"], results["two"])
+    threads: list[int] = []
+    step = word2vec._Model.step
+
+    def recording_step(self: word2vec._Model, *args: object) -> torch.Tensor | None:
+        threads.append(threading.get_ident())
+        time.sleep(0.001)  # give the other worker a chance to take a batch, even on a busy machine
+        return step(self, *args)
+
+    monkeypatch.setattr(word2vec._Model, "step", recording_step)
+    corpus, groups = planted_corpus()
+    run = train_word2vec(corpus, EmbedOptions(**SMALL, device="cpu", progress=False, workers=2), method)
+    assert len(set(threads)) == 2
+    assert run.examples > 0 and run.words_seen == sorted(run.words_seen)
+    assert synonyms_are_nearest(run.vectors, groups) == 1.0
+
+
+def test_workers_must_be_positive() -> None:
+    with pytest.raises(InputError, match="workers must be at least 1"):
+        EmbedOptions(workers=0)
 
 
 def test_gradients_match_autograd() -> None:

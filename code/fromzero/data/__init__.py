@@ -4,68 +4,55 @@
 datasets and checkpoints of the original papers. Set the scale with ``FROMZERO_SCALE=full`` or
 :func:`set_scale`; every loader also takes ``scale=`` explicitly. ``data/README.md`` at the
 repository root lists each dataset's source, size and licence.
+
+The names below are imported on first use (PEP 562), so that a command which only reads a text file
+does not pay for pandas and the loaders: ``from fromzero.data import read_sentences`` imports
+``fromzero.data.readers`` and nothing else.
 """
 
-from fromzero.data.loaders import (
-    causal_lm_checkpoint,
-    classification_data,
-    distilled_encoder_checkpoint,
-    encoder_checkpoint,
-    ner_data,
-    sentiment_data,
-    text_corpus,
-    word_vectors,
-)
-from fromzero.data.readers import read_conll, read_sentences, read_tsv
-from fromzero.data.scale import SCALES, get_scale, require_network, set_scale
-from fromzero.data.sources import (
-    load_bbc_news,
-    load_glove_50d,
-    load_google_analogies,
-    load_lee_background,
-    load_ner_tweets,
-    load_pang_lee_polarity,
-    load_simlex999,
-    load_vader_lexicon,
-    load_wiki_sample,
-    load_wordsim353,
-    minilm_path,
-)
-from fromzero.data.splits import ClassificationData, NerData, random_split, stratified_split
-from fromzero.data.text import tokenize_simple
-from fromzero.data.vocab import Vocabulary
+from __future__ import annotations
 
-__all__ = [
-    "SCALES",
-    "ClassificationData",
-    "NerData",
-    "Vocabulary",
-    "causal_lm_checkpoint",
-    "classification_data",
-    "distilled_encoder_checkpoint",
-    "encoder_checkpoint",
-    "get_scale",
-    "load_bbc_news",
-    "load_glove_50d",
-    "load_google_analogies",
-    "load_lee_background",
-    "load_ner_tweets",
-    "load_pang_lee_polarity",
-    "load_simlex999",
-    "load_vader_lexicon",
-    "load_wiki_sample",
-    "load_wordsim353",
-    "minilm_path",
-    "ner_data",
-    "random_split",
-    "read_conll",
-    "read_sentences",
-    "read_tsv",
-    "require_network",
-    "sentiment_data",
-    "set_scale",
-    "stratified_split",
-    "text_corpus",
-    "tokenize_simple",
-    "word_vectors",
-]
+_EXPORTS = {
+    "ClassificationData": "splits",
+    "NerData": "splits",
+    "SCALES": "scale",
+    "Vocabulary": "vocab",
+    "causal_lm_checkpoint": "loaders",
+    "classification_data": "loaders",
+    "distilled_encoder_checkpoint": "loaders",
+    "encoder_checkpoint": "loaders",
+    "get_scale": "scale",
+    "load_bbc_news": "sources",
+    "load_glove_50d": "sources",
+    "load_google_analogies": "sources",
+    "load_lee_background": "sources",
+    "load_ner_tweets": "sources",
+    "load_pang_lee_polarity": "sources",
+    "load_simlex999": "sources",
+    "load_vader_lexicon": "sources",
+    "load_wiki_sample": "sources",
+    "load_wordsim353": "sources",
+    "minilm_path": "sources",
+    "ner_data": "loaders",
+    "random_split": "splits",
+    "read_conll": "readers",
+    "read_sentences": "readers",
+    "read_tsv": "readers",
+    "require_network": "scale",
+    "sentiment_data": "loaders",
+    "set_scale": "scale",
+    "stratified_split": "splits",
+    "text_corpus": "loaders",
+    "tokenize_simple": "text",
+    "word_vectors": "loaders",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'fromzero.data' has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f"fromzero.data.{_EXPORTS[name]}"), name)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from fromzero.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 BIO_TAG = re.compile(r"O|[BI]-\S+")
 DOCSTART = "-DOCSTART-"
@@ -74,6 +76,8 @@ def read_tsv(path: str | Path, text_column: str = "text", label_column: str | No
     rows = [_tsv_row(path, number, line, header, positions) for number, line in enumerate(lines[1:], 2) if line.strip()]
     if not rows:
         raise InputError(f"{path}: no data rows after the header")
+    import pandas as pd  # here, not at the top: reading a plain text corpus should not wait for pandas
+
     return pd.DataFrame(rows, columns=["text", "label"][: len(wanted)])
 
 

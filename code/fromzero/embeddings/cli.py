@@ -64,6 +64,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--lr", type=positive_float, help="starting learning rate (default: the method's own)")
     train.add_argument("--seed", type=int, default=0, help="random seed (0)")
     train.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    train.add_argument(
+        "--workers",
+        type=positive_int,
+        help="sgns/cbow on the CPU: threads that train at once (default: one per core, at most 2); "
+        "1 makes a run repeatable to the last bit",
+    )
     train.set_defaults(handler=_train_command)
     evaluate = commands.add_parser(
         "evaluate",
@@ -94,6 +100,7 @@ def _train_command(args: argparse.Namespace) -> int:
         lr=args.lr,
         seed=args.seed,
         device=args.device,
+        workers=args.workers,
     )
     device = pick_device(options.device)
     started = time.perf_counter()

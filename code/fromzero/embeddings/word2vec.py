@@ -2,8 +2,8 @@
 
 Chapter 2 derives both models and builds slow, readable versions with the book's training loop;
 this module is the tested, fast version behind ``python -m fromzero embed train --method sgns|cbow``.
-It trains in PyTorch, on the CPU or unchanged on a GPU, within a small factor of gensim's C code on a
-CPU (``bench/bench_word2vec.py`` measures the ratio; ``bench/README.md`` records it).
+It trains in PyTorch, on the CPU or unchanged on a GPU; ``bench/bench_word2vec.py`` measures its speed
+against gensim's C code on the CPU, and ``bench/README.md`` records the ratio.
 
 Why it does not use :func:`fromzero.train.fit`
     A step of ``fit`` runs an optimizer over every parameter: for Word2Vec that is two
@@ -17,20 +17,26 @@ Why it does not use :func:`fromzero.train.fit`
 What else makes it fast
     * The corpus is an array of word ids, and everything random about an epoch (which frequent
       words are dropped, each position's window, the negative samples) is drawn in bulk with NumPy
-      for a chunk of a million tokens at a time, by a second thread while the first one trains.
+      for a chunk of a quarter of a million tokens at a time, by a thread of its own while the workers
+      train.
     * A step trains thousands of examples with a handful of large tensor operations; a group of
       :data:`NEGATIVE_GROUP` examples shares its draw of negative words, which turns the negative
       scores into one batched matrix product; rows are added with ``scatter_add_``, about three
       times faster on a CPU than ``index_add_``.
-    * PyTorch's operations run single-threaded: each is too small to be worth splitting, and on a
-      shared machine the threads would wait for one another. Instead the two halves of a batch can
-      run on two threads, and the trainer keeps timing whether that pays (see ``_ThreadChooser``).
+    * Several workers train at once, one per core, each on its own batches, adding its updates to
+      the shared tables without waiting for the others ("Hogwild", Recht et al. 2011), as
+      word2vec.c and gensim do. Their rare collisions (two workers updating the same row at the
+      same moment) cost nothing measurable. Each worker runs PyTorch single-threaded: one
+      operation is too small to be worth splitting, and a step split into halves on two threads
+      spends its gain waiting for the slower half twice per step.
 
 Reproducibility
-    On the CPU a run is a deterministic function of the corpus and :class:`EmbedOptions` (``seed``
-    included): the random draws come from generators seeded with it, in an order that does not
-    depend on thread timing, and one or two threads compute the same numbers. On a GPU,
-    ``scatter_add_`` sums in a nondeterministic order, so runs differ in the last bits.
+    With ``workers=1`` a run on the CPU is a deterministic function of the corpus and
+    :class:`EmbedOptions` (``seed`` included): the random draws come from generators seeded with
+    it, in an order that does not depend on thread timing. With more workers the order in which
+    their updates land depends on timing, so, as with gensim's ``workers``, runs differ (equally
+    good, not equal). On a GPU (always one worker), ``scatter_add_`` sums in a nondeterministic
+    order, so runs differ in the last bits.
 """
 
 from __future__ import annotations
@@ -38,10 +44,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections import Counter
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import chain
 
@@ -49,14 +53,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from fromzero.device import pick_device
+from fromzero.device import one_cpu_thread, pick_device
 from fromzero.embeddings.options import EmbedOptions, WordVectors
 from fromzero.errors import InputError
 
 NOISE_POWER = 0.75  # negatives are drawn from the unigram distribution raised to this power
 NOISE_TABLE_SIZE = 10_000_000  # entries of the table negatives are drawn from, as in word2vec.c
 NEGATIVE_GROUP = 8  # consecutive examples that share one draw of negative words
-CHUNK_TOKENS = 1 << 20  # tokens whose pairs are prepared at a time
+CHUNK_TOKENS = 1 << 18  # tokens prepared at a time: arrays of a few MB, which the allocator reuses
 MIN_LR_FRACTION = 1e-4  # the learning rate decays linearly to this fraction of its start, as in word2vec.c
 DEFAULT_LR = {"sgns": 0.025, "cbow": 0.05}  # word2vec.c's defaults
 DEFAULT_BATCH_SIZE = {"sgns": 4096, "cbow": 1024}  # pairs (sgns) or centre words (cbow) per update
@@ -105,19 +109,22 @@ class Word2VecRun:
 def encode_corpus(sentences: Sequence[Sequence[str]], min_count: int) -> EncodedCorpus:
     """Count the words, keep those seen ``min_count`` times or more, and turn the corpus into ids.
 
-    Word types get provisional ids in one pass over the tokens, and NumPy maps those to the final,
-    frequency-sorted ids: a million tokens take well under a second.
+    One pass over the tokens gives each word type a provisional id (in order of first appearance);
+    NumPy counts them and maps them to the final, frequency-sorted ids: a million tokens take a
+    fraction of a second.
     """
     if isinstance(sentences, str) or any(isinstance(sentence, str) for sentence in sentences[:1]):
         raise InputError("sentences must be lists of tokens, e.g. [['the', 'cat'], ...], not strings")
-    counter = Counter(chain.from_iterable(sentences))
-    if not counter:
+    type_ids: dict[str, int] = {}
+    flat = np.fromiter(
+        (type_ids.setdefault(word, len(type_ids)) for word in chain.from_iterable(sentences)), dtype=np.int64
+    )
+    if len(flat) == 0:
         raise InputError("empty corpus: the sentences hold no tokens")
-    types = list(counter)
-    type_ids = {word: i for i, word in enumerate(types)}
-    flat = np.fromiter(map(type_ids.__getitem__, chain.from_iterable(sentences)), dtype=np.int64)
-    type_counts = np.fromiter(counter.values(), dtype=np.int64, count=len(types))
-    kept = sorted(np.flatnonzero(type_counts >= min_count).tolist(), key=lambda i: (-type_counts[i], types[i]))
+    types = list(type_ids)
+    type_counts = np.bincount(flat, minlength=len(types))
+    counts = type_counts.tolist()
+    kept = sorted(np.flatnonzero(type_counts >= min_count).tolist(), key=lambda i: (-counts[i], types[i]))
     if not kept:
         raise InputError(
             f"no word occurs at least min_count={min_count} times in the corpus ({len(types)} distinct words, "
@@ -157,10 +164,11 @@ def noise_table(probabilities: np.ndarray, size: int = NOISE_TABLE_SIZE) -> np.n
     """A table in which word ``i`` fills a share ``probabilities[i]`` of the entries (to within one entry).
 
     Drawing a uniform random entry then draws a word from the distribution in constant time,
-    which is word2vec.c's trick; a binary search per draw would cost ``log |V|``.
+    which is word2vec.c's trick; a binary search per draw would cost ``log |V|``. The entries are
+    32-bit, which halves the table (40 MB at the default size) and the time to build it.
     """
     boundaries = np.rint(np.cumsum(probabilities) * size).astype(np.int64)
-    return np.repeat(np.arange(len(probabilities), dtype=np.int64), np.diff(boundaries, prepend=0))
+    return np.repeat(np.arange(len(probabilities), dtype=np.int32), np.diff(boundaries, prepend=0))
 
 
 def window_reach(sentence: np.ndarray, window: int, rng: np.random.Generator) -> np.ndarray:
@@ -299,35 +307,17 @@ class _Model:
         self.architecture = architecture
         self.negative = options.negative
 
-    def step(
-        self, chunk: _Chunk, examples: slice, lr: float, with_loss: bool, helper: ThreadPoolExecutor | None
-    ) -> torch.Tensor | None:
+    def step(self, chunk: _Chunk, examples: slice, lr: float, with_loss: bool) -> torch.Tensor | None:
         """One SGD update on the examples ``examples`` of ``chunk`` (a multiple of NEGATIVE_GROUP of them).
 
-        The batch is cut in two halves whose updates are computed from the same tables, then added
-        in a fixed order (first half, second half). With a ``helper`` thread the halves are
-        computed at the same time and the two tables updated at the same time; without one the
-        same operations run one after the other. The results are identical to the last bit.
+        The updates are computed from the tables as they are, then added; with several workers,
+        another worker's step may add its own in between (Hogwild, see :func:`train_word2vec`).
         """
-        groups = (examples.stop - examples.start) // NEGATIVE_GROUP
-        middle = examples.start + max(1, groups // 2) * NEGATIVE_GROUP
-        halves = [
-            half for half in (slice(examples.start, middle), slice(middle, examples.stop)) if half.stop > half.start
-        ]
-        if helper is None or len(halves) == 1:
-            parts = [self.updates(chunk, half, lr, with_loss) for half in halves]
-            self.apply_inputs(parts)
-            self.apply_outputs(parts)
-        else:
-            second = helper.submit(self.updates, chunk, halves[1], lr, with_loss)
-            parts = [self.updates(chunk, halves[0], lr, with_loss), second.result()]
-            outputs = helper.submit(self.apply_outputs, parts)
-            self.apply_inputs(parts)
-            outputs.result()
-        if not with_loss:
-            return None
-        sizes = [half.stop - half.start for half in halves]
-        return sum(part.loss * size for part, size in zip(parts, sizes, strict=True)) / sum(sizes)
+        part = self.updates(chunk, examples, lr, with_loss)
+        _add_rows(self.input, part.input_ids, part.inputs)
+        _add_rows(self.output, part.target_ids, part.targets)
+        _add_rows(self.output, part.noise_ids, part.noise)
+        return part.loss
 
     def updates(self, chunk: _Chunk, examples: slice, lr: float, with_loss: bool) -> _Updates:
         """SGD's updates for the rows that ``examples`` use; reads the tables only."""
@@ -369,49 +359,6 @@ class _Model:
             loss,
         )
 
-    def apply_inputs(self, parts: list[_Updates]) -> None:
-        for part in parts:
-            _add_rows(self.input, part.input_ids, part.inputs)
-
-    def apply_outputs(self, parts: list[_Updates]) -> None:
-        for part in parts:
-            _add_rows(self.output, part.target_ids, part.targets)
-            _add_rows(self.output, part.noise_ids, part.noise)
-
-
-class _ThreadChooser:
-    """Decides whether steps run on one thread or two, and keeps deciding as the machine's load changes.
-
-    Two threads help on a machine with a free core and hurt on one busy with other programs, where
-    every step waits for whichever thread was descheduled. Both ways give identical numbers (see
-    :meth:`_Model.step`), so every :data:`PERIOD` steps the next ``2 * TRIAL_STEPS`` steps
-    alternate between the two ways and are timed, and the faster way runs until the next trial.
-    """
-
-    PERIOD = 256
-    TRIAL_STEPS = 8
-
-    def __init__(self, helper: ThreadPoolExecutor | None) -> None:
-        self.helper = helper
-        self.seconds: dict[bool, list[float]] = {False: [], True: []}
-        self.parallel = False
-        self.step = 0
-
-    def helper_for_next_step(self) -> ThreadPoolExecutor | None:
-        if self.helper is None:
-            return None
-        phase = self.step % self.PERIOD
-        if phase == 2 * self.TRIAL_STEPS:
-            self.parallel = np.median(self.seconds[True]) < np.median(self.seconds[False])
-            self.seconds = {False: [], True: []}
-        parallel = phase % 2 == 1 if phase < 2 * self.TRIAL_STEPS else self.parallel
-        return self.helper if parallel else None
-
-    def record(self, seconds: float, helper: ThreadPoolExecutor | None) -> None:
-        if self.step % self.PERIOD < 2 * self.TRIAL_STEPS:
-            self.seconds[helper is not None].append(seconds)
-        self.step += 1
-
 
 def _add_rows(table: torch.Tensor, ids: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """``table[ids[i]] += rows[i]`` for every i, repeated ids summed (what ``index_add_`` does).
@@ -438,7 +385,8 @@ def _prepare_chunks(
                 targets, inputs, rows, context_starts = _skipgram_examples(ids, sentence, options.window, rng)
             else:
                 targets, inputs, rows, context_starts = _cbow_examples(ids, sentence, options.window, rng)
-            noise = table[rng.integers(0, len(table), size=(len(targets) // NEGATIVE_GROUP, options.negative))]
+            draws = rng.integers(0, len(table), size=(len(targets) // NEGATIVE_GROUP, options.negative))
+            noise = table[draws].astype(np.int64)  # scatter_add_ takes 64-bit indices
             clash = noise[:, None, :] == targets.reshape(-1, NEGATIVE_GROUP, 1)
             yield _Chunk(
                 epoch,
@@ -531,25 +479,68 @@ def _to_device(chunk: _Chunk, device: torch.device) -> _Chunk:
     return _Chunk(chunk.epoch, chunk.start, chunk.tokens, targets, inputs, rows, chunk.context_starts, noise, clash)
 
 
-@contextmanager
-def _step_threads(device: torch.device) -> Iterator[ThreadPoolExecutor | None]:
-    """On the CPU: PyTorch's operations single-threaded, plus a helper thread when PyTorch may use two or more.
+@dataclass
+class _Batch:
+    """One step's work: which examples of which chunk, at what learning rate."""
 
-    Restores PyTorch's thread count afterwards, so a notebook that trains Word2Vec is left as it was.
+    chunk: _Chunk
+    examples: slice
+    lr: float
+    words_done: float  # corpus tokens processed before this batch, epochs included (in-vocabulary tokens)
+    with_loss: bool
+
+
+class _Schedule:
+    """Hands out the batches of every chunk, in order, to the workers that train; thread-safe.
+
+    The learning rate of a batch depends only on its position in the corpus, so it is the same
+    whichever worker takes it and whenever. The progress bar advances as chunks are handed out.
     """
-    if device.type != "cpu":
-        yield None
-        return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        if previous >= 2:
-            with ThreadPoolExecutor(1, thread_name_prefix="word2vec-step") as helper:
-                yield helper
-        else:
-            yield None
-    finally:
-        torch.set_num_threads(previous)
+
+    def __init__(self, chunks: Iterator[_Chunk], batch: int, lr: float, corpus_length: int, bar: tqdm) -> None:
+        """``corpus_length`` is the number of in-vocabulary tokens; ``bar.total`` counts them over all epochs."""
+        self.items = self._batches(chunks, batch, lr, corpus_length, bar)
+        self.lock = threading.Lock()
+        self.stopped = False
+        self.examples = 0
+
+    def _batches(
+        self, chunks: Iterator[_Chunk], batch: int, lr: float, corpus_length: int, bar: tqdm
+    ) -> Iterator[_Batch]:
+        total = bar.total
+        steps = 0
+        for chunk in chunks:
+            examples = len(chunk.targets)
+            for start in range(0, examples, batch):
+                done = chunk.epoch * corpus_length + chunk.start + chunk.tokens * start / max(examples, 1)
+                step_lr = lr * max(MIN_LR_FRACTION, 1 - done / total)
+                yield _Batch(chunk, slice(start, min(start + batch, examples)), step_lr, done, steps % LOSS_EVERY == 0)
+                steps += 1
+            self.examples += examples
+            bar.update(chunk.tokens)
+
+    def next(self) -> _Batch | None:
+        with self.lock:
+            return None if self.stopped else next(self.items, None)
+
+    def stop(self) -> None:
+        """Hand out nothing more: the workers finish their current batch and return."""
+        self.stopped = True
+
+    def close(self) -> None:
+        """Release the chunks' background thread (call once no worker is running)."""
+        self.items.close()
+
+
+def default_workers() -> int:
+    """Training threads on the CPU: one per core PyTorch may use, at most 2.
+
+    Two was measured (``bench/README.md``). More workers at the default batch are untested: each
+    adds its batch to rows that the others' batches are also moving, and a single batch of twice the
+    default already makes SGNS diverge at the default learning rate; pass ``workers`` explicitly
+    (and a smaller ``batch_size``) to try more.
+    """
+    return max(1, min(2, torch.get_num_threads()))
 
 
 def train_word2vec(
@@ -560,7 +551,7 @@ def train_word2vec(
     ``options.batch_size`` counts (centre, context) pairs for SGNS and centre words for CBOW;
     ``options.lr`` is the starting learning rate (word2vec.c's 0.025 and 0.05 by default).
     ``options.negative`` must be at least 1: without negatives the model has nothing to push
-    apart and collapses.
+    apart and collapses. ``options.workers`` threads train at once on the CPU (one on a GPU).
     """
     if architecture not in DEFAULT_LR:
         raise InputError(f"unknown Word2Vec architecture {architecture!r}: choose sgns or cbow")
@@ -568,39 +559,54 @@ def train_word2vec(
         raise InputError(f"{architecture} needs at least one negative sample per example, got negative=0")
     started = time.perf_counter()
     device = pick_device(options.device)
+    workers = 1 if device.type != "cpu" else options.workers or default_workers()
     corpus = encode_corpus(sentences, options.min_count)
     batch = _batch_size(options.batch_size or DEFAULT_BATCH_SIZE[architecture])
-    lr = options.lr or DEFAULT_LR[architecture]
-    losses, words_seen, trained = [], [], 0
-    in_vocabulary = len(corpus.ids)
-    total = options.epochs * in_vocabulary
+    total = options.epochs * len(corpus.ids)
     chunks = _prepare_chunks(corpus, architecture, options, np.random.default_rng(options.seed))
-    bar = tqdm(total=total, unit="word", unit_scale=True, desc=architecture, disable=not options.progress, leave=False)
-    steps = 0
     model = _Model(architecture, len(corpus.words), options, device)
-    with bar, _step_threads(device) as helper:
-        chooser = _ThreadChooser(helper)
-        for chunk in _in_background(chunks, device):
-            examples = len(chunk.targets)
-            for start in range(0, examples, batch):
-                done = chunk.epoch * in_vocabulary + chunk.start + chunk.tokens * start / max(examples, 1)
-                step_lr = lr * max(MIN_LR_FRACTION, 1 - done / total)
-                step_helper = chooser.helper_for_next_step()
-                step_started = time.perf_counter()
-                loss = model.step(
-                    chunk, slice(start, min(start + batch, examples)), step_lr, steps % LOSS_EVERY == 0, step_helper
-                )
-                chooser.record(time.perf_counter() - step_started, step_helper)
+    measured: list[tuple[float, float]] = []  # (words done, loss), in the order the workers measured them
+    bar = tqdm(total=total, unit="word", unit_scale=True, desc=architecture, disable=not options.progress, leave=False)
+    with bar, one_cpu_thread(device):
+        schedule = _Schedule(
+            _in_background(chunks, device), batch, options.lr or DEFAULT_LR[architecture], len(corpus.ids), bar
+        )
+
+        def work() -> None:
+            while (item := schedule.next()) is not None:
+                loss = model.step(item.chunk, item.examples, item.lr, item.with_loss)
                 if loss is not None:
-                    losses.append(loss.item())
-                    words_seen.append(round(done * corpus.tokens / in_vocabulary))
-                    bar.set_postfix({"loss": f"{losses[-1]:.3f}", "lr": f"{step_lr:.2e}"}, refresh=False)
-                steps += 1
-            trained += examples
-            bar.update(chunk.tokens)
+                    measured.append((item.words_done, loss.item()))
+                    bar.set_postfix({"loss": f"{measured[-1][1]:.3f}", "lr": f"{item.lr:.2e}"}, refresh=False)
+
+        _run_workers(work, workers, schedule)
+    measured.sort()
+    words_per_id = corpus.tokens / len(corpus.ids)
     vectors = WordVectors(corpus.words, model.input.cpu().numpy())
     seconds = time.perf_counter() - started
-    return Word2VecRun(vectors, losses, words_seen, trained, seconds, corpus.tokens, options.epochs)
+    return Word2VecRun(
+        vectors,
+        [loss for _, loss in measured],
+        [round(done * words_per_id) for done, _ in measured],
+        schedule.examples,
+        seconds,
+        corpus.tokens,
+        options.epochs,
+    )
+
+
+def _run_workers(work: Callable[[], None], workers: int, schedule: _Schedule) -> None:
+    """Run ``work`` on this thread and ``workers - 1`` more; stop them all if one fails or is interrupted."""
+    with ThreadPoolExecutor(max(1, workers - 1), thread_name_prefix="word2vec-worker") as pool:
+        others = [pool.submit(work) for _ in range(workers - 1)]
+        try:
+            work()
+        finally:
+            schedule.stop()
+            wait(others)
+            schedule.close()
+        for other in others:
+            other.result()  # raises a worker's error here
 
 
 def _batch_size(requested: int) -> int:

@@ -266,39 +266,64 @@ def _autocast(device: torch.device) -> Any:
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else torch.autocast("cpu", enabled=False)
 
 
+def scoring_windows(n_predictions: int, context: int, stride: int) -> list[tuple[int, int]]:
+    """``(start, first)`` for each window that scores a stream with ``n_predictions`` next-token predictions.
+
+    A window reads ``context`` tokens from ``start`` and predicts the ``context`` tokens after
+    them; only predictions from position ``first`` of the window on count, so that every token is
+    predicted exactly once. Windows advance by ``stride`` tokens: with ``stride == context`` they
+    do not overlap and the tokens early in each window are predicted from little context; a
+    smaller stride re-reads ``context - stride`` tokens so that every prediction after the first
+    window has at least that much context, at ``context / stride`` times the cost. The last window
+    ends exactly at the end of the stream.
+    """
+    if not 1 <= stride <= context:
+        raise InputError(f"the scoring stride must be between 1 and the context ({context}), got {stride}")
+    length = min(context, n_predictions)
+    windows, scored_up_to = [], 0
+    for start in [*range(0, n_predictions - length, stride), n_predictions - length]:
+        windows.append((start, scored_up_to - start))
+        scored_up_to = start + length
+    return windows
+
+
 @torch.no_grad()
 def gpt_scores(
-    model: TinyGPT, ids: np.ndarray, n_characters: int, *, bos_id: int, batch_size: int = 32
+    model: TinyGPT,
+    ids: np.ndarray,
+    n_characters: int,
+    *,
+    bos_id: int,
+    batch_size: int = 32,
+    stride: int | None = None,
 ) -> dict[str, float]:
     """Loss (nats per token), perplexity and bits per character of a text given as token ids.
 
     The text is prefixed with ``bos_id`` (``<|endoftext|>``) so that its first token is predicted
-    too, then read in consecutive windows of the model's context; every token is predicted
-    exactly once, from the tokens before it in its window.
+    too, then read in windows of the model's context that advance by ``stride`` tokens (the whole
+    context by default: consecutive windows), see :func:`scoring_windows`; every token is
+    predicted exactly once, from the tokens before it in its window.
     """
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     stream = torch.cat([torch.tensor([bos_id]), torch.as_tensor(ids, dtype=torch.long)])
     context = model.config.context_length
-    starts = list(range(0, len(stream) - 1, context))
+    length = min(context, len(stream) - 1)
+    windows = scoring_windows(len(stream) - 1, context, stride or context)
     total_nats, total_tokens = 0.0, 0
-    for first in range(0, len(starts), batch_size):
-        group = starts[first : first + batch_size]
-        full = [s for s in group if s + context + 1 <= len(stream)]
-        # Windows of equal length batch together; the last, shorter one goes alone.
-        for batch_starts in (full, [s for s in group if s not in full]):
-            if not batch_starts:
-                continue
-            windows = [stream[s : min(s + context + 1, len(stream))] for s in batch_starts]
-            window = torch.stack(windows).to(device)
-            with _autocast(device):
-                logits = model(window[:, :-1])
-            nats = torch.nn.functional.cross_entropy(
-                logits.flatten(0, 1).float(), window[:, 1:].flatten(), reduction="sum"
-            )
-            total_nats += nats.item()
-            total_tokens += window[:, 1:].numel()
+    for first in range(0, len(windows), batch_size):
+        group = windows[first : first + batch_size]
+        window = torch.stack([stream[start : start + length + 1] for start, _ in group]).to(device)
+        with _autocast(device):
+            logits = model(window[:, :-1])
+        nats = torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1).float(), window[:, 1:].flatten(), reduction="none"
+        ).view(len(group), length)
+        skipped = torch.tensor([skip for _, skip in group], device=device)
+        counted = torch.arange(length, device=device) >= skipped[:, None]
+        total_nats += nats[counted].sum().item()
+        total_tokens += int(counted.sum())
     model.train(was_training)
     return _scores(total_nats, total_tokens, n_characters)
 
