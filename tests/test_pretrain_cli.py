@@ -61,10 +61,10 @@ def test_gpt_run_within_a_time_limit_prints_the_json_contract_and_leaves_a_loada
     result = last_json(run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(out), "--max-minutes=0.15",
                                *TINY))
     assert set(result) >= CONTRACT
-    # The step count is planned from a timed probe to fill the 9 seconds, tokeniser and evaluation included. The
-    # limit is planned, not enforced by the loop, so a machine that slows down mid-run can overshoot it somewhat.
+    # The step count is planned from a timed probe to fill the 9 seconds, tokeniser and evaluation included, and
+    # training also stops at a deadline that leaves time for the final score; only that score's estimate can be off.
     assert result["steps"] >= 1
-    assert result["total_seconds"] <= 9 * 1.5
+    assert result["total_seconds"] <= 9 * 1.3
     assert result["eval_perplexity"] == pytest.approx(math.exp(result["eval_loss"]))
     # bits/char = nats/token * tokens / characters / ln 2
     per_char = result["eval_loss"] * result["eval_tokens"] / result["eval_characters"] / math.log(2)
@@ -142,3 +142,5 @@ def test_bad_eval_corpus_and_sizes_exit_2(corpus: Path, tmp_path: Path) -> None:
                                   "--dim", "30", "--heads", "4"), "multiple of --heads")
     assert_one_line_error(run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(tmp_path / "o"),
                                   "--max-steps", "0"), "--max-steps")
+    assert_one_line_error(run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(tmp_path / "o"),
+                                  "--context", "16", "--eval-stride", "17"), "--eval-stride (17) must not exceed")

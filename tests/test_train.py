@@ -13,6 +13,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections import namedtuple
 from pathlib import Path
 from typing import Any
@@ -262,6 +263,27 @@ def test_resume_after_max_steps_with_a_shuffled_dataloader(tmp_path: Path) -> No
     again = CountingLoss()  # resuming a finished run trains nothing and returns its history
     finished = fit(stopped, loader(), again, quiet(**settings, checkpoint_dir=str(tmp_path)))
     assert again.calls == 0 and finished.train_loss == straight_history.train_loss
+
+
+def test_a_deadline_stops_after_the_step_that_passes_it_and_the_run_resumes(tmp_path: Path) -> None:
+    class SlowLoss:
+        def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+            time.sleep(0.05)
+            return mse(model, batch)
+
+    data = batches(regression(), 8)
+    settings = {"epochs": 20, "schedule": "cosine", "max_steps": 40, "checkpoint_dir": str(tmp_path)}
+    model = mlp()
+    first = fit(model, data, SlowLoss(), quiet(**settings, max_seconds=0.12))
+    assert 2 <= first.steps[-1] < 40  # 0.05 s per step: the third step passes 0.12 s
+    assert (tmp_path / f"step-{first.steps[-1]:08d}.pt").exists()
+    rest = fit(model, data, mse, quiet(**settings))
+    assert rest.steps[-1] == 40
+    straight = mlp()
+    fit(straight, data, mse, quiet(**{**settings, "checkpoint_dir": None}))
+    assert_same_weights(straight, model)
+    with pytest.raises(InputError, match="max_seconds must be None or positive"):
+        quiet(max_seconds=0)
 
 
 # 3. Gradient accumulation.

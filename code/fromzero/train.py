@@ -94,6 +94,7 @@ class TrainConfig:
     # How long: whichever limit comes first. A step is one optimizer update.
     epochs: int = 1
     max_steps: int | None = None
+    max_seconds: float | None = None  # a deadline for this call: stop after the step that passes it
     batch_size: int = 32  # only used when fit() is given a Dataset; per process under DDP
     # The optimizer that fit() builds (all three ignored when fit() is given an optimizer).
     optimizer: str = "adamw"  # "adamw", "adam" or "sgd"
@@ -149,6 +150,8 @@ def _validate(config: TrainConfig) -> None:
         fail("warmup_steps", "0 or more")
     if config.max_grad_norm is not None and config.max_grad_norm <= 0:
         fail("max_grad_norm", "None or positive")
+    if config.max_seconds is not None and config.max_seconds <= 0:
+        fail("max_seconds", "None or positive")
     for name, choices in (
         ("optimizer", OPTIMIZERS),
         ("schedule", SCHEDULES),
@@ -491,6 +494,7 @@ def fit(
             if is_last:
                 state.epoch, state.batch, state.epoch_rng = epoch + 1, 0, None
             done = (total_steps is not None and state.step >= total_steps) or state.epoch >= config.epochs
+            done = done or _past_deadline(config.max_seconds, time.perf_counter() - started, world, device)
             if eval_loader is not None and (is_last or done or _every(state.step, config.eval_every)):
                 metrics = evaluate(model, eval_loader, loss_fn, device, metrics_fn=metrics_fn, dtype=dtype)
                 metrics = _mean_over_processes(metrics, world, device)
@@ -700,6 +704,20 @@ def _show_step(bar: tqdm, history: History, *, force: bool) -> None:
 def _show_evaluation(bar: tqdm, step: int, metrics: dict[str, float]) -> None:
     if not bar.disable:
         bar.write(f"step {step}: " + ", ".join(f"{name} {value:.4g}" for name, value in metrics.items()))
+
+
+def _past_deadline(max_seconds: float | None, seconds: float, world: int, device: torch.device) -> bool:
+    """Whether ``max_seconds`` have passed; under DDP, on any process, so that all stop at the same step.
+
+    A deadline keeps a run planned from a timed probe (see :func:`fromzero.transformer.pretrain.plan_steps`)
+    within its time limit when the machine slows down: training then ends a few steps short of the
+    plan, with a checkpoint, and a later call resumes it.
+    """
+    if max_seconds is None or world == 1:
+        return max_seconds is not None and seconds >= max_seconds
+    late = torch.tensor(float(seconds >= max_seconds), device=device)
+    dist.all_reduce(late, op=dist.ReduceOp.MAX)
+    return bool(late.item())
 
 
 def _mean_over_processes(values: dict[str, float], world: int, device: torch.device) -> dict[str, float]:

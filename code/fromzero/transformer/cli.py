@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 
 from fromzero.argtypes import fraction, positive_float, positive_int
 from fromzero.errors import InputError
@@ -42,6 +43,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     for parser, kind in ((gpt, "gpt"), (bert, "bert")):
         _add_options(parser, kind)
         parser.set_defaults(handler=_pretrain_command)
+    gpt.add_argument(
+        "--eval-stride",
+        type=positive_int,
+        help="score the held-out text in windows that advance by this many tokens, so that every token after "
+        "the first window is predicted from at least context - stride tokens (default: half the context)",
+    )
     bert.add_argument(
         "--no-nsp",
         dest="nsp",
@@ -100,6 +107,7 @@ def _add_options(parser: argparse.ArgumentParser, kind: str) -> None:
 
 
 def _pretrain_command(args: argparse.Namespace) -> int:
+    started = time.perf_counter()  # --max-minutes counts from here: importing torch is part of the run
     from fromzero.transformer.corpus import read_corpus
     from fromzero.transformer.options import PretrainOptions
 
@@ -134,8 +142,11 @@ def _pretrain_command(args: argparse.Namespace) -> int:
         nsp=getattr(args, "nsp", True),
         attention=args.attention,
         compile=args.compile,
+        eval_stride=getattr(args, "eval_stride", None),
     )
-    result = pretrain(options, log=print)
+    if options.eval_stride is not None and options.eval_stride > options.context:
+        raise InputError(f"--eval-stride ({options.eval_stride}) must not exceed --context ({options.context})")
+    result = pretrain(options, log=print, started=started)
     summary = result.summary
     print(
         f"held-out text: loss {summary['eval_loss']:.4f} nats/token, perplexity {summary['eval_perplexity']:.2f}, "

@@ -35,6 +35,7 @@ class PretrainOptions:
     nsp: bool = True
     attention: str = "sdpa"
     compile: bool = False
+    eval_stride: int | None = None  # GPT: scoring windows advance by this many tokens (None: half the context)
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -386,6 +386,7 @@ class Prepared:
     train_characters: int
     eval_characters: int
     train_tokens: int
+    score_passes: float = 1.0  # how many times the final score reads each evaluation token
 
 
 def prepare(options: PretrainOptions, train_text: str, eval_text: str, tokenizer: Any | None = None) -> Prepared:
@@ -409,6 +410,7 @@ def _prepare_gpt(options: PretrainOptions, train_text: str, eval_text: str, toke
         attention=options.attention,
     )
     bos = tokenizer.token_to_id(END_OF_TEXT)
+    stride = options.eval_stride or max(1, options.context // 2)
     eval_windows = TokenWindows(np.concatenate([[bos], eval_ids]), options.context)
     size = options.batch_size
     monitor = [
@@ -421,10 +423,11 @@ def _prepare_gpt(options: PretrainOptions, train_text: str, eval_text: str, toke
         causal_lm_loss,
         TokenWindows(train_ids, options.context),
         monitor,
-        lambda model: gpt_scores(model, eval_ids, len(eval_text), bos_id=bos, batch_size=size),
+        lambda model: gpt_scores(model, eval_ids, len(eval_text), bos_id=bos, batch_size=4 * size, stride=stride),
         len(train_text),
         len(eval_text),
         len(train_ids),
+        options.context / stride,
     )
 
 
@@ -475,12 +478,13 @@ def steps_per_epoch(train_data: Any, batch_size: int) -> int:
     return len(train_data)
 
 
-def time_training_steps(prepared: Prepared, config: TrainConfig, steps: int = 6) -> float:
+def time_training_steps(prepared: Prepared, config: TrainConfig, steps: int = 12) -> float:
     """Seconds per optimizer step, measured by training a throwaway copy of the model for a few steps.
 
     The copy goes through the same loop as the real run (data loading, forward, backward, update),
     so the figure includes the per-step overhead that dominates for very small models. The first
-    step (memory allocation, compilation) is left out; the median of the rest is returned.
+    two steps (memory allocation, compilation) are left out; the median of the rest is returned:
+    on a shared machine a handful of steps can be off by a quarter either way.
     """
     probe = copy.deepcopy(prepared.model)
     probe_config = replace(
@@ -496,7 +500,7 @@ def time_training_steps(prepared: Prepared, config: TrainConfig, steps: int = 6)
     )
     history = fit(probe, prepared.train_data, prepared.loss_fn, probe_config)
     units = count_units(_sample_batch(prepared, config.batch_size), config.throughput)
-    seconds = [units / throughput for throughput in history.throughput[1:] or history.throughput]
+    seconds = [units / throughput for throughput in history.throughput[2:] or history.throughput]
     return float(np.median(seconds))
 
 
@@ -518,17 +522,25 @@ def plan_steps(
     """How many steps fit in ``seconds_left``, keeping time for the evaluations and the final score.
 
     The loop evaluates ``evaluations`` times plus at the end of every epoch, which on a small
-    corpus is a cost per step. A 10 % margin absorbs checkpoint writes and a machine that slows down.
+    corpus is a cost per step. The plan takes no safety margin beyond 3 % for checkpoint writes: if
+    the machine turns out slower than the probe said, the training deadline (``TrainConfig.max_seconds``)
+    ends the run a few steps early, where the cosine schedule has all but reached zero and the last
+    steps change little; a margin would instead waste time on every run whose probe was right.
     """
-    budget = 0.9 * (seconds_left - final_seconds - evaluations * monitor_seconds)
+    budget = 0.97 * (seconds_left - final_seconds - evaluations * monitor_seconds)
     return max(1, int(budget / (step_seconds + monitor_seconds / steps_per_epoch)))
 
 
 def _final_score_seconds(monitor_seconds: float, prepared: Prepared) -> float:
-    """The final evaluation's time, from one monitor evaluation scaled by the size of the text."""
+    """The final evaluation's time, from one monitor evaluation scaled by the size of the text, plus half.
+
+    The extra half covers what the scaling misses: measured on 8 CPU minutes of the benchmark, the
+    final score took up to 1.4 times the scaled estimate (it runs after training, on a machine that
+    may have slowed down), so that a run with a time limit ends inside it.
+    """
     monitored = sum(count_units(batch, "tokens") for batch in prepared.monitor_data)
     eval_tokens = prepared.eval_characters * prepared.train_tokens / max(prepared.train_characters, 1)
-    return monitor_seconds * max(1.0, eval_tokens / max(monitored, 1))
+    return 1.5 * monitor_seconds * max(1.0, prepared.score_passes * eval_tokens / max(monitored, 1))
 
 
 @dataclass
@@ -542,8 +554,13 @@ class PretrainResult:
     summary: dict[str, Any]
 
 
-def pretrain(options: PretrainOptions, log: Callable[[str], None] = print) -> PretrainResult:
+def pretrain(
+    options: PretrainOptions, log: Callable[[str], None] = print, *, started: float | None = None
+) -> PretrainResult:
     """Run the whole recipe (see the module docstring); files go under ``options.out``.
+
+    ``options.max_minutes`` counts from ``started`` (a ``time.perf_counter()`` value; default: now),
+    so that the command line can count its own start-up, the import of torch included.
 
     ``out`` receives ``tokenizer.json``, ``model.json`` (kind and shape), ``run.json`` (the options
     and the planned number of steps) and ``checkpoints/``. Running the same command again with the
@@ -553,7 +570,7 @@ def pretrain(options: PretrainOptions, log: Callable[[str], None] = print) -> Pr
     """
     from fromzero.device import describe_device, pick_device
 
-    started = time.perf_counter()
+    started = time.perf_counter() if started is None else started
     device = pick_device(options.device)
     text = read_corpus(options.corpus)
     if options.eval_corpus is not None:
@@ -589,6 +606,7 @@ def pretrain(options: PretrainOptions, log: Callable[[str], None] = print) -> Pr
         throughput="tokens",
     )
     max_steps, epochs = _plan(options, previous, prepared, config, per_epoch, started)
+    deadline = _deadline(options, prepared, config, started)
     eval_every = max(1, max_steps // 5)
     warmup = options.warmup_steps if options.warmup_steps is not None else min(200, max(1, max_steps // 10))
     config = replace(
@@ -598,6 +616,7 @@ def pretrain(options: PretrainOptions, log: Callable[[str], None] = print) -> Pr
         warmup_steps=warmup,
         eval_every=eval_every,
         checkpoint_every=eval_every,
+        max_seconds=deadline,
     )
     out.mkdir(parents=True, exist_ok=True)
     prepared.tokenizer.save(str(out / "tokenizer.json"))
@@ -631,7 +650,7 @@ def pretrain(options: PretrainOptions, log: Callable[[str], None] = print) -> Pr
 
 def _comparable(options: PretrainOptions) -> dict[str, Any]:
     """The options that must match for a run to resume another (not the limits, device or display)."""
-    ignored = {"max_steps", "max_minutes", "epochs", "device", "progress", "compile", "out"}
+    ignored = {"max_steps", "max_minutes", "epochs", "device", "progress", "compile", "out", "eval_stride"}
     return {key: value for key, value in asdict(options).items() if key not in ignored}
 
 
@@ -674,6 +693,19 @@ def _plan(
     if options.max_steps is not None:
         steps = min(steps, options.max_steps)
     return steps, epochs
+
+
+def _deadline(options: PretrainOptions, prepared: Prepared, config: TrainConfig, started: float) -> float | None:
+    """Seconds that training may take so that the whole run, final score included, ends within ``max_minutes``.
+
+    The plan counts steps from a probe; if the machine slows down later, this deadline ends training
+    a few steps short instead of letting the run overshoot its limit.
+    """
+    if options.max_minutes is None:
+        return None
+    monitor_seconds = time_scoring(prepared.model, prepared, torch.device(config.device))
+    seconds_left = options.max_minutes * 60 - (time.perf_counter() - started)
+    return max(1.0, seconds_left - _final_score_seconds(monitor_seconds, prepared))
 
 
 def _limits(options: PretrainOptions) -> dict[str, Any]:
