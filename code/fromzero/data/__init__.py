@@ -12,6 +12,8 @@ does not pay for pandas and the loaders: ``from fromzero.data import read_senten
 
 from __future__ import annotations
 
+from fromzero.lazy import lazy_getattr
+
 _EXPORTS = {
     "ClassificationData": "splits",
     "NerData": "splits",
@@ -50,9 +52,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> object:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'fromzero.data' has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(f"fromzero.data.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -11,6 +11,8 @@ One module per idea, each readable on its own, in the spirit of nanoGPT's ``mode
 * ``cli``: ``python -m fromzero pretrain {gpt,bert}``.
 """
 
+from fromzero.lazy import lazy_getattr
+
 # Names load their module on first use, so that `python -m fromzero --help` does not import torch.
 _EXPORTS = {
     "BertConfig": "bert",
@@ -56,9 +58,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> object:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'fromzero.transformer' has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(f"fromzero.transformer.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_getattr(__name__, _EXPORTS)
