@@ -713,8 +713,10 @@ def _past_deadline(max_seconds: float | None, seconds: float, world: int, device
     within its time limit when the machine slows down: training then ends a few steps short of the
     plan, with a checkpoint, and a later call resumes it.
     """
-    if max_seconds is None or world == 1:
-        return max_seconds is not None and seconds >= max_seconds
+    if max_seconds is None:
+        return False
+    if world == 1:
+        return seconds >= max_seconds
     late = torch.tensor(float(seconds >= max_seconds), device=device)
     dist.all_reduce(late, op=dist.ReduceOp.MAX)
     return bool(late.item())

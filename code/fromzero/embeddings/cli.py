@@ -19,10 +19,6 @@ from fromzero.argtypes import count, non_negative_float, positive_float, positiv
 METHOD_NAMES = ("sgns", "cbow", "glove", "fasttext")
 
 
-
-
-
-
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register ``embed`` with its ``train`` and ``evaluate`` subcommands."""
     embed = subparsers.add_parser(

@@ -26,8 +26,6 @@ from fromzero.errors import InputError
 DEFAULTS = {"epochs": 3, "lr": 5e-5, "head_lr": 1e-3, "batch_size": 16, "max_length": 128, "freeze": "none", "seed": 0}
 
 
-
-
 def _freeze_policy(text: str) -> str:
     from fromzero.finetune.freezing import parse_freeze
 

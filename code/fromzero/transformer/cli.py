@@ -144,8 +144,6 @@ def _pretrain_command(args: argparse.Namespace) -> int:
         compile=args.compile,
         eval_stride=getattr(args, "eval_stride", None),
     )
-    if options.eval_stride is not None and options.eval_stride > options.context:
-        raise InputError(f"--eval-stride ({options.eval_stride}) must not exceed --context ({options.context})")
     result = pretrain(options, log=print, started=started)
     summary = result.summary
     print(

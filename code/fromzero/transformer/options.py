@@ -45,6 +45,9 @@ class PretrainOptions:
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        if self.eval_stride is not None and not 1 <= self.eval_stride <= self.context:
+            raise InputError(f"--eval-stride ({self.eval_stride}) must not exceed --context ({self.context}) "
+                             "nor be below 1")
 
 
 DEFAULTS: dict[str, dict[str, Any]] = {

@@ -605,8 +605,12 @@ def pretrain(
         progress=options.progress,
         throughput="tokens",
     )
-    max_steps, epochs = _plan(options, previous, prepared, config, per_epoch, started)
-    deadline = _deadline(options, prepared, config, started)
+    # One timed evaluation serves both the plan and the deadline (time-limited runs only).
+    monitor_seconds = None
+    if options.max_minutes is not None:
+        monitor_seconds = time_scoring(prepared.model, prepared, torch.device(config.device))
+    max_steps, epochs = _plan(options, previous, prepared, config, per_epoch, started, monitor_seconds)
+    deadline = _deadline(options, prepared, monitor_seconds, started)
     eval_every = max(1, max_steps // 5)
     warmup = options.warmup_steps if options.warmup_steps is not None else min(200, max(1, max_steps // 10))
     config = replace(
@@ -675,8 +679,12 @@ def _plan(
     config: TrainConfig,
     per_epoch: int,
     started: float,
+    monitor_seconds: float | None,
 ) -> tuple[int, int]:
-    """``(max_steps, epochs)``: from the options, from the run being resumed, or from a timed probe."""
+    """``(max_steps, epochs)``: from the options, from the run being resumed, or from a timed probe.
+
+    ``monitor_seconds`` (set when ``options.max_minutes`` is) is the time of one in-training evaluation.
+    """
     if previous is not None and previous["limits"] == _limits(options):
         return previous["max_steps"], previous["epochs"]
     if options.max_minutes is None:
@@ -685,7 +693,6 @@ def _plan(
         return steps, epochs
     epochs = options.epochs or UNLIMITED_EPOCHS
     step_seconds = time_training_steps(prepared, config)
-    monitor_seconds = time_scoring(prepared.model, prepared, torch.device(config.device))
     final_seconds = _final_score_seconds(monitor_seconds, prepared)
     seconds_left = options.max_minutes * 60 - (time.perf_counter() - started)
     steps = plan_steps(seconds_left, step_seconds, monitor_seconds, final_seconds, per_epoch)
@@ -695,15 +702,16 @@ def _plan(
     return steps, epochs
 
 
-def _deadline(options: PretrainOptions, prepared: Prepared, config: TrainConfig, started: float) -> float | None:
+def _deadline(
+    options: PretrainOptions, prepared: Prepared, monitor_seconds: float | None, started: float
+) -> float | None:
     """Seconds that training may take so that the whole run, final score included, ends within ``max_minutes``.
 
     The plan counts steps from a probe; if the machine slows down later, this deadline ends training
     a few steps short instead of letting the run overshoot its limit.
     """
-    if options.max_minutes is None:
+    if options.max_minutes is None or monitor_seconds is None:
         return None
-    monitor_seconds = time_scoring(prepared.model, prepared, torch.device(config.device))
     seconds_left = options.max_minutes * 60 - (time.perf_counter() - started)
     return max(1.0, seconds_left - _final_score_seconds(monitor_seconds, prepared))
 
