@@ -86,11 +86,12 @@ def test_bert_run_reports_masked_language_model_scores(corpus: Path, tmp_path: P
     assert model.config.nsp
 
 
-def test_interrupted_run_resumes_to_identical_weights(corpus: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("recipe", [{}, {"positions": "rotary", "optimizer": "muon"}])
+def test_interrupted_run_resumes_to_identical_weights(corpus: Path, tmp_path: Path, recipe: dict[str, str]) -> None:
     torch.set_num_threads(1)
     sizes = {"dim": 32, "layers": 1, "heads": 2, "context": 32, "vocab_size": 300, "batch_size": 8}
     options = PretrainOptions(kind="gpt", corpus=str(corpus), out=str(tmp_path / "run"), max_steps=5, progress=False,
-                              device="cpu", **sizes)
+                              device="cpu", **sizes, **recipe)
     whole = pretrain(options, log=lambda _: None)
     checkpoints = sorted((tmp_path / "run" / "checkpoints").glob("step-*.pt"))
     assert [path.name for path in checkpoints] == ["step-00000004.pt", "step-00000005.pt"]
@@ -145,3 +146,5 @@ def test_bad_eval_corpus_and_sizes_exit_2(corpus: Path, tmp_path: Path) -> None:
                                   "--max-steps", "0"), "--max-steps")
     assert_one_line_error(run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(tmp_path / "o"),
                                   "--context", "16", "--eval-stride", "17"), "--eval-stride (17) must not exceed")
+    assert_one_line_error(run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(tmp_path / "o"),
+                                  "--dim", "20", "--heads", "4", "--positions", "rotary"), "(5) must be even")

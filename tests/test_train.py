@@ -65,6 +65,17 @@ def batches(dataset: TensorDataset, size: int) -> list[tuple[torch.Tensor, ...]]
     return [dataset[start : start + size] for start in range(0, len(dataset), size)]
 
 
+class SlowLoss:
+    """mse, taking at least ``seconds`` per batch: a stand-in for a slow model."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        time.sleep(self.seconds)
+        return mse(model, batch)
+
+
 def assert_same_weights(left: nn.Module, right: nn.Module) -> None:
     for (name, a), b in zip(left.state_dict().items(), right.state_dict().values(), strict=True):
         assert torch.equal(a, b), f"{name} differs"
@@ -266,15 +277,10 @@ def test_resume_after_max_steps_with_a_shuffled_dataloader(tmp_path: Path) -> No
 
 
 def test_a_deadline_stops_after_the_step_that_passes_it_and_the_run_resumes(tmp_path: Path) -> None:
-    class SlowLoss:
-        def __call__(self, model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
-            time.sleep(0.05)
-            return mse(model, batch)
-
     data = batches(regression(), 8)
     settings = {"epochs": 20, "schedule": "cosine", "max_steps": 40, "checkpoint_dir": str(tmp_path)}
     model = mlp()
-    first = fit(model, data, SlowLoss(), quiet(**settings, max_seconds=0.12))
+    first = fit(model, data, SlowLoss(0.05), quiet(**settings, max_seconds=0.12))
     assert 2 <= first.steps[-1] < 40  # 0.05 s per step: the third step passes 0.12 s
     assert (tmp_path / f"step-{first.steps[-1]:08d}.pt").exists()
     rest = fit(model, data, mse, quiet(**settings))
@@ -321,6 +327,23 @@ def test_lr_multiplier_shapes() -> None:
     constant = [lr_multiplier(step, warmup_steps=4, schedule="constant") for step in range(6)]
     assert constant == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
     assert lr_multiplier(10, warmup_steps=2, total_steps=10) == 0.0
+    # With a time limit, the decay follows whichever of steps and clock is further along.
+    assert lr_multiplier(1, total_steps=4, schedule="cosine", time_used=0.5) == pytest.approx(0.5)
+    assert lr_multiplier(3, total_steps=4, schedule="cosine", time_used=0.5) == pytest.approx(cosine[3])
+    assert lr_multiplier(0, total_steps=100, time_used=1.2) == 0.0
+
+
+def test_schedule_to_deadline_decays_the_rate_to_zero_when_the_clock_ends_training() -> None:
+    data = batches(regression(), 8)
+    limits = {"epochs": 1000, "max_steps": 10_000, "max_seconds": 0.5, "schedule_to_deadline": True}
+    config = quiet(lr=0.01, schedule="cosine", **limits)
+    history = fit(mlp(), data, SlowLoss(0.02), config)
+    assert 5 <= history.steps[-1] < 100  # the clock, not the 10,000 steps, ended it
+    assert history.lr[0] == 0.01
+    assert all(later <= earlier for earlier, later in zip(history.lr, history.lr[1:], strict=False))
+    assert history.lr[-1] < 0.01 * 0.1  # near the end of the cosine: the last steps were at a tenth of the peak
+    with pytest.raises(InputError, match="max_seconds must be set when schedule_to_deadline is"):
+        quiet(schedule_to_deadline=True)
 
 
 # 5. Early stopping.

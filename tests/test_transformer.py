@@ -16,6 +16,8 @@ from fromzero.transformer.attention import (
     MultiHeadAttention,
     causal_mask,
     copy_from_torch_attention,
+    rotary_angles,
+    rotate,
     scaled_dot_product_attention,
 )
 from fromzero.transformer.bert import IGNORE_INDEX, BertConfig, TinyBERT, bert_pretraining_loss, mask_tokens
@@ -145,6 +147,33 @@ def test_sinusoidal_table_follows_the_formula() -> None:
     angle = position / 10000 ** (2 * i / 8)
     assert table[position, 2 * i] == pytest.approx(math.sin(angle), abs=1e-6)
     assert table[position, 2 * i + 1] == pytest.approx(math.cos(angle), abs=1e-6)
+
+
+def test_rotation_keeps_lengths_and_makes_scores_depend_on_the_distance_only() -> None:
+    angles = rotary_angles(40, 8)
+    cos, sin = angles.cos(), angles.sin()
+    generator = torch.Generator().manual_seed(0)
+    query, key = torch.randn(8, generator=generator), torch.randn(8, generator=generator)
+    turned_q, turned_k = rotate(query.expand(40, 8), cos, sin), rotate(key.expand(40, 8), cos, sin)
+    assert torch.allclose(turned_q.norm(dim=-1), query.norm().expand(40), atol=TOLERANCE)
+    assert turned_q[0] @ turned_k[0] == pytest.approx(float(query @ key), abs=TOLERANCE)  # position 0: no turn
+    three_apart = [float(turned_q[m] @ turned_k[m + 3]) for m in (0, 10, 30)]
+    assert three_apart == pytest.approx([three_apart[0]] * 3, abs=TOLERANCE)
+    assert float(turned_q[0] @ turned_k[5]) != pytest.approx(three_apart[0], abs=1e-3)
+
+
+def test_rotary_gpt_leaks_nothing_from_the_future_and_adds_no_position_parameters() -> None:
+    rotary, learned = tiny_gpt(positions="rotary").eval(), tiny_gpt()
+    assert count_parameters(learned) - count_parameters(rotary) == 16 * 32
+    ids = torch.randint(0, 50, (1, 16))
+    changed = ids.clone()
+    changed[0, 9] = (ids[0, 9] + 1) % 50
+    assert torch.equal(rotary(ids)[0, :9], rotary(changed)[0, :9])
+    written_out = tiny_gpt("math", positions="rotary").eval()
+    written_out.load_state_dict(rotary.state_dict())
+    assert (rotary(ids) - written_out(ids)).abs().max() < TOLERANCE
+    with pytest.raises(InputError, match="head size \\(5\\) must be even"):
+        MultiHeadAttention(10, 2, rotary_length=8)
 
 
 def test_heads_must_divide_the_width() -> None:
@@ -348,9 +377,10 @@ def test_tiny_bert_overfits_one_masked_batch() -> None:
     assert history.train_loss[-1] < 0.05
 
 
-def test_bert_padding_does_not_change_the_real_tokens_vectors() -> None:
+@pytest.mark.parametrize("positions", ["learned", "rotary"])
+def test_bert_padding_does_not_change_the_real_tokens_vectors(positions: str) -> None:
     torch.manual_seed(0)
-    model = TinyBERT(BertConfig(vocab_size=60, max_len=12, d_model=32, n_layers=2)).eval()
+    model = TinyBERT(BertConfig(vocab_size=60, max_len=12, d_model=32, n_layers=2, positions=positions)).eval()
     ids = torch.randint(5, 60, (1, 6))
     padded = torch.cat([ids, torch.zeros(1, 4, dtype=torch.long)], dim=1)
     alone = model(ids)

@@ -1,8 +1,8 @@
 """fromzero: the code behind the book "From Zero: Word Embeddings, Pretrained Models and Fine-Tuning".
 
 Each module holds one idea of the book, so a reader finds a chapter's code by its name:
-``device`` (where tensors live), ``train`` (the one training loop), ``data`` (corpora, scales,
-vocabularies, file readers), ``cli`` (``python -m fromzero``).
+``device`` (where tensors live), ``train`` (the one training loop), ``muon`` (the Muon optimizer
+that loop can use), ``data`` (corpora, scales, vocabularies, file readers), ``cli`` (``python -m fromzero``).
 """
 
 from fromzero.errors import FromZeroError, InputError, ScaleUnavailableError

@@ -72,7 +72,7 @@ from fromzero.errors import InputError
 if TYPE_CHECKING:
     import pandas as pd
 
-OPTIMIZERS = ("adamw", "adam", "sgd")
+OPTIMIZERS = ("adamw", "adam", "sgd", "muon")
 SCHEDULES = ("linear", "cosine", "constant")
 MIXED_PRECISION = ("auto", "bf16", "fp16", "no")
 MONITOR_MODES = ("min", "max")
@@ -95,10 +95,12 @@ class TrainConfig:
     epochs: int = 1
     max_steps: int | None = None
     max_seconds: float | None = None  # a deadline for this call: stop after the step that passes it
+    schedule_to_deadline: bool = False  # let the schedule's decay end at max_seconds too, see lr_multiplier()
     batch_size: int = 32  # only used when fit() is given a Dataset; per process under DDP
-    # The optimizer that fit() builds (all three ignored when fit() is given an optimizer).
-    optimizer: str = "adamw"  # "adamw", "adam" or "sgd"
+    # The optimizer that fit() builds (all four ignored when fit() is given an optimizer).
+    optimizer: str = "adamw"  # "adamw", "adam", "sgd" or "muon" (see make_optimizer())
     lr: float = 1e-3
+    muon_lr: float = 0.02  # "muon" only: the rate of the hidden matrices; lr is AdamW's, for the rest
     weight_decay: float = 0.0  # on weight matrices and embeddings only, see make_optimizer()
     # The gradient.
     grad_accum_steps: int = 1
@@ -142,8 +144,9 @@ def _validate(config: TrainConfig) -> None:
     for name in ("max_steps", "eval_every", "early_stopping_patience", "checkpoint_every", "keep_checkpoints"):
         if getattr(config, name) is not None and getattr(config, name) < 1:
             fail(name, "None or at least 1")
-    if config.lr <= 0:
-        fail("lr", "positive")
+    for name in ("lr", "muon_lr"):
+        if getattr(config, name) <= 0:
+            fail(name, "positive")
     if config.weight_decay < 0:
         fail("weight_decay", "0 or more")
     if config.warmup_steps < 0:
@@ -163,6 +166,8 @@ def _validate(config: TrainConfig) -> None:
             fail(name, "one of " + ", ".join(repr(choice) for choice in choices))
     if config.checkpoint_every is not None and config.checkpoint_dir is None:
         fail("checkpoint_dir", "set when checkpoint_every is")
+    if config.schedule_to_deadline and config.max_seconds is None:
+        fail("max_seconds", "set when schedule_to_deadline is")
 
 
 @dataclass
@@ -297,15 +302,19 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
     Decay pulls weights towards 0. For biases and LayerNorm gains that brings nothing, so, as in
     nanoGPT and BERT, only parameters with two or more dimensions (weights, embeddings) decay.
+    ``"muon"`` trains the linear layers' weight matrices with :class:`fromzero.muon.Muon` at
+    ``config.muon_lr`` and everything else (embeddings, biases, norms) with AdamW at ``config.lr``.
     """
     trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise InputError("the model has no trainable parameters")
+    if config.optimizer == "muon":
+        return _muon_with_adamw(model, trainable, config)
     groups = [
         {"params": [p for p in trainable if p.ndim >= 2], "weight_decay": config.weight_decay},
         {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0},
     ]
     groups = [group for group in groups if group["params"]]
-    if not groups:
-        raise InputError("the model has no trainable parameters")
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr)
     if config.optimizer == "adam":
@@ -313,8 +322,29 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     return torch.optim.AdamW(groups, lr=config.lr)
 
 
+
+def _muon_with_adamw(model: nn.Module, trainable: list[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    from fromzero.muon import Muon, hidden_matrices
+
+    matrices = {id(p) for p in hidden_matrices(model)}
+    hidden = [p for p in trainable if id(p) in matrices]
+    other_matrices = [p for p in trainable if p.ndim >= 2 and id(p) not in matrices]
+    vectors = [p for p in trainable if p.ndim < 2]
+    groups = [
+        {"params": hidden, "muon": True, "lr": config.muon_lr, "weight_decay": config.weight_decay},
+        {"params": other_matrices, "muon": False, "lr": config.lr, "weight_decay": config.weight_decay},
+        {"params": vectors, "muon": False, "lr": config.lr, "weight_decay": 0.0},
+    ]
+    return Muon(group for group in groups if group["params"])
+
+
 def lr_multiplier(
-    step: int, *, warmup_steps: int = 0, total_steps: int | None = None, schedule: str = "linear"
+    step: int,
+    *,
+    warmup_steps: int = 0,
+    total_steps: int | None = None,
+    schedule: str = "linear",
+    time_used: float = 0.0,
 ) -> float:
     """The factor applied to the base learning rate by update number ``step + 1``.
 
@@ -324,6 +354,10 @@ def lr_multiplier(
     model (and of Adam's fresh moment estimates) from throwing the weights far away. After it,
     ``"constant"`` stays at 1, ``"linear"`` falls in a straight line and ``"cosine"`` along half a
     cosine wave, both reaching 0 at ``total_steps``.
+
+    ``time_used`` is the share of a time limit already spent (``TrainConfig.schedule_to_deadline``):
+    the decay then follows whichever of the step count and the clock is further along, so that a
+    run ended by its deadline still ends with the rate at 0, however fast the machine turned out to be.
     """
     if schedule not in SCHEDULES:
         raise InputError(f"unknown schedule {schedule!r}: choose one of {', '.join(SCHEDULES)}")
@@ -333,7 +367,7 @@ def lr_multiplier(
         return 1.0
     if total_steps is None:
         raise InputError(f"the {schedule!r} schedule needs total_steps")
-    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    progress = min(1.0, max(time_used, (step - warmup_steps) / max(1, total_steps - warmup_steps)))
     if schedule == "linear":
         return 1.0 - progress
     return 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -494,7 +528,11 @@ def fit(
             if is_last:
                 state.epoch, state.batch, state.epoch_rng = epoch + 1, 0, None
             done = (total_steps is not None and state.step >= total_steps) or state.epoch >= config.epochs
-            done = done or _past_deadline(config.max_seconds, time.perf_counter() - started, world, device)
+            if config.max_seconds is not None:
+                time_used = _seconds_on_all(time.perf_counter() - started, world, device) / config.max_seconds
+                done = done or time_used >= 1
+                if config.schedule_to_deadline:
+                    _follow_clock(state, schedule, time_used)
             if eval_loader is not None and (is_last or done or _every(state.step, config.eval_every)):
                 metrics = evaluate(model, eval_loader, loss_fn, device, metrics_fn=metrics_fn, dtype=dtype)
                 metrics = _mean_over_processes(metrics, world, device)
@@ -706,20 +744,27 @@ def _show_evaluation(bar: tqdm, step: int, metrics: dict[str, float]) -> None:
         bar.write(f"step {step}: " + ", ".join(f"{name} {value:.4g}" for name, value in metrics.items()))
 
 
-def _past_deadline(max_seconds: float | None, seconds: float, world: int, device: torch.device) -> bool:
-    """Whether ``max_seconds`` have passed; under DDP, on any process, so that all stop at the same step.
+def _seconds_on_all(seconds: float, world: int, device: torch.device) -> float:
+    """The largest of the processes' ``seconds``: under DDP every process must see the same clock, so
+    that all stop at the same step and set the same learning rate.
 
     A deadline keeps a run planned from a timed probe (see :func:`fromzero.transformer.pretrain.plan_steps`)
-    within its time limit when the machine slows down: training then ends a few steps short of the
-    plan, with a checkpoint, and a later call resumes it.
+    within its time limit when the machine slows down: training then ends short of the plan, with a
+    checkpoint, and a later call resumes it.
     """
-    if max_seconds is None:
-        return False
     if world == 1:
-        return seconds >= max_seconds
-    late = torch.tensor(float(seconds >= max_seconds), device=device)
-    dist.all_reduce(late, op=dist.ReduceOp.MAX)
-    return bool(late.item())
+        return seconds
+    latest = torch.tensor(seconds, dtype=torch.float64, device=device)
+    dist.all_reduce(latest, op=dist.ReduceOp.MAX)
+    return float(latest.item())
+
+
+def _follow_clock(state: _State, schedule: Callable[..., float], time_used: float) -> None:
+    """Give the next update the learning rates of the schedule at ``time_used`` of the time limit, if
+    the clock is further along than the step count (``lr_multiplier`` takes the further of the two)."""
+    multiplier = schedule(state.step, time_used=time_used)
+    for group, base in zip(state.optimizer.param_groups, state.scheduler.base_lrs, strict=True):
+        group["lr"] = base * multiplier
 
 
 def _mean_over_processes(values: dict[str, float], world: int, device: torch.device) -> dict[str, float]:

@@ -2,8 +2,9 @@
 
 One module per idea, each readable on its own, in the spirit of nanoGPT's ``model.py``:
 
-* ``attention``: scaled dot-product attention written out, masks, multi-head self-attention;
-* ``blocks``: sinusoidal and learned positions, the feed-forward layer, the pre-/post-LN block;
+* ``attention``: scaled dot-product attention written out, masks, multi-head self-attention,
+  rotary positions;
+* ``blocks``: sinusoidal, learned and rotary positions, the feed-forward layer, the pre-/post-LN block;
 * ``gpt``: :class:`TinyGPT`, its loss, and sampling with temperature, top-k and top-p;
 * ``bert``: :class:`TinyBERT`, 80/10/10 masking, the MLM (+ NSP) loss;
 * ``corpus``: reading a text file and holding out its end for evaluation;
@@ -23,6 +24,7 @@ _EXPORTS = {
     "MLMCollator": "pretrain",
     "MultiHeadAttention": "attention",
     "PretrainOptions": "options",
+    "RotaryPositions": "blocks",
     "SinusoidalPositions": "blocks",
     "TinyBERT": "bert",
     "TinyGPT": "gpt",
@@ -47,6 +49,8 @@ _EXPORTS = {
     "padding_mask": "attention",
     "pretrain": "pretrain",
     "read_corpus": "corpus",
+    "rotary_angles": "attention",
+    "rotate": "attention",
     "sample_next": "gpt",
     "scaled_dot_product_attention": "attention",
     "sinusoidal_table": "blocks",

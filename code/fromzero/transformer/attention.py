@@ -8,6 +8,9 @@ stores the ``L x L`` weight matrix; :class:`MultiHeadAttention` uses it by defau
 to the written-out version when the weights themselves are wanted, e.g. to plot them.
 
 Masks follow PyTorch's boolean convention: ``True`` means "this query may look at this key".
+
+Rotary positions (RoPE, Su et al. 2024) also live here, because they act on the queries and keys
+inside attention rather than on the embeddings: see :func:`rotate`.
 """
 
 from __future__ import annotations
@@ -76,6 +79,29 @@ def combine_masks(*masks: torch.Tensor | None) -> torch.Tensor | None:
     return combined
 
 
+def rotary_angles(max_len: int, d_head: int) -> torch.Tensor:
+    """``(max_len, d_head // 2)``: position ``p`` times pair ``i``'s frequency ``10000^(-2i / d_head)``.
+
+    The same angles as the sinusoidal position table: one clock per pair of features.
+    """
+    if d_head % 2:
+        raise InputError(f"rotary positions rotate pairs of features: the head size ({d_head}) must be even")
+    frequency = torch.exp(-math.log(10000.0) * torch.arange(0, d_head, 2, dtype=torch.float32) / d_head)
+    return torch.arange(max_len, dtype=torch.float32)[:, None] * frequency
+
+
+def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Turn each pair of features ``(2i, 2i+1)`` of ``x`` ``(..., length, d)`` by its position's angle.
+
+    ``cos`` and ``sin`` (``(length, d // 2)``) are those of :func:`rotary_angles`. A query at
+    position ``m`` turned by ``m θ`` and a key at ``n`` turned by ``n θ`` have the dot product of the
+    unturned pair turned by ``(n - m) θ``: the scores depend on how far apart two tokens are, not on
+    where they sit, and nothing is added to the embeddings.
+    """
+    even, odd = x[..., 0::2], x[..., 1::2]
+    return torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1).flatten(-2)
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head self-attention: ``n_heads`` attentions of size ``d_model / n_heads`` side by side.
 
@@ -84,6 +110,7 @@ class MultiHeadAttention(nn.Module):
     heads' outputs are concatenated and mixed by ``out_proj``. ``causal=True`` adds the causal
     mask of a decoder. ``backend="sdpa"`` computes attention with PyTorch's fused kernel,
     ``"math"`` with :func:`scaled_dot_product_attention`; both give the same result.
+    ``rotary_length`` (the longest input) turns queries and keys by their positions (:func:`rotate`).
     """
 
     def __init__(
@@ -95,6 +122,7 @@ class MultiHeadAttention(nn.Module):
         bias: bool = True,
         causal: bool = False,
         backend: str = "sdpa",
+        rotary_length: int | None = None,
     ) -> None:
         super().__init__()
         if d_model % n_heads != 0:
@@ -105,6 +133,11 @@ class MultiHeadAttention(nn.Module):
         self.causal, self.backend, self.dropout = causal, backend, dropout
         self.in_proj = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out_proj = nn.Linear(d_model, d_model, bias=bias)
+        self.rotary = rotary_length is not None
+        if self.rotary:
+            angles = rotary_angles(rotary_length, self.d_head)
+            self.register_buffer("rotary_cos", angles.cos(), persistent=False)
+            self.register_buffer("rotary_sin", angles.sin(), persistent=False)
 
     def forward(
         self, x: torch.Tensor, attention_mask: torch.Tensor | None = None, *, need_weights: bool = False
@@ -117,6 +150,9 @@ class MultiHeadAttention(nn.Module):
         batch, length, d_model = x.shape
         q, k, v = self.in_proj(x).split(d_model, dim=-1)
         q, k, v = (t.view(batch, length, self.n_heads, self.d_head).transpose(1, 2) for t in (q, k, v))
+        if self.rotary:
+            cos, sin = self.rotary_cos[:length], self.rotary_sin[:length]
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         key_mask = padding_mask(attention_mask) if attention_mask is not None else None
         dropout_p = self.dropout if self.training else 0.0
         if self.backend == "math" or need_weights:

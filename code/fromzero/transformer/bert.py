@@ -39,7 +39,7 @@ class BertConfig:
     n_heads: int = 4
     d_ff: int | None = None
     dropout: float = 0.1
-    positions: str = "learned"  # or "sinusoidal"
+    positions: str = "learned"  # or "sinusoidal", "rotary"
     norm_first: bool = False
     nsp: bool = True
     attention: str = "sdpa"  # or "math"
@@ -68,6 +68,7 @@ class TinyBERT(nn.Module):
                 dropout=config.dropout,
                 norm_first=config.norm_first,
                 backend=config.attention,
+                rotary_length=config.max_len if config.positions == "rotary" else None,
             )
             for _ in range(config.n_layers)
         )

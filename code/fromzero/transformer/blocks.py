@@ -3,7 +3,8 @@
 Self-attention treats its input as a set: permute the tokens and the outputs permute the same
 way. Word order therefore has to be added to the token embeddings, either as fixed sinusoids
 (:class:`SinusoidalPositions`, the original Transformer's) or as a learned vector per position
-(:class:`LearnedPositions`, BERT's and GPT's).
+(:class:`LearnedPositions`, BERT's and GPT-2's), or be put into attention itself: rotary positions
+(:class:`RotaryPositions`, most large models since 2022) turn queries and keys by their positions.
 
 A :class:`TransformerBlock` is attention then a position-wise feed-forward network, each wrapped
 in a residual connection and a LayerNorm. Where the LayerNorm sits matters: the original
@@ -21,6 +22,7 @@ from torch import nn
 
 from fromzero.errors import InputError
 from fromzero.transformer.attention import MultiHeadAttention, copy_from_torch_attention
+from fromzero.transformer.options import POSITIONS
 
 
 def sinusoidal_table(max_len: int, d_model: int) -> torch.Tensor:
@@ -59,13 +61,26 @@ class LearnedPositions(nn.Module):
         return self.embedding.weight[:length]
 
 
+class RotaryPositions(nn.Module):
+    """Nothing added to the embeddings: with rotary positions the attention layers turn queries and keys.
+
+    Blocks built with ``rotary_length`` do that (:func:`fromzero.transformer.attention.rotate`); this
+    placeholder keeps the models' ``embeddings + positions`` line the same for every kind of position.
+    """
+
+    def forward(self, length: int) -> float:
+        return 0.0
+
+
 def make_positions(kind: str, max_len: int, d_model: int) -> nn.Module:
-    """``"learned"`` or ``"sinusoidal"`` positions."""
+    """``"learned"``, ``"sinusoidal"`` or ``"rotary"`` positions."""
     if kind == "learned":
         return LearnedPositions(max_len, d_model)
     if kind == "sinusoidal":
         return SinusoidalPositions(max_len, d_model)
-    raise InputError(f"unknown positions {kind!r}: choose 'learned' or 'sinusoidal'")
+    if kind == "rotary":
+        return RotaryPositions()
+    raise InputError(f"unknown positions {kind!r}: choose one of {', '.join(POSITIONS)}")
 
 
 class FeedForward(nn.Module):
@@ -88,6 +103,7 @@ class TransformerBlock(nn.Module):
     ``norm_first=True`` (pre-LN): ``x + Attn(LN(x))`` then ``x + FF(LN(x))``.
     ``norm_first=False`` (post-LN): ``LN(x + Attn(x))`` then ``LN(x + FF(x))``.
     ``causal=True`` makes it a decoder block (GPT); without it, an encoder block (BERT).
+    ``rotary_length`` gives its attention rotary positions for inputs up to that length.
     """
 
     def __init__(
@@ -100,10 +116,13 @@ class TransformerBlock(nn.Module):
         norm_first: bool = True,
         causal: bool = False,
         backend: str = "sdpa",
+        rotary_length: int | None = None,
     ) -> None:
         super().__init__()
         self.norm_first = norm_first
-        self.attention = MultiHeadAttention(d_model, n_heads, dropout=dropout, causal=causal, backend=backend)
+        self.attention = MultiHeadAttention(
+            d_model, n_heads, dropout=dropout, causal=causal, backend=backend, rotary_length=rotary_length
+        )
         self.feed_forward = FeedForward(d_model, d_ff, dropout)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)

@@ -58,7 +58,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_options(parser: argparse.ArgumentParser, kind: str) -> None:
-    from fromzero.transformer.options import DEFAULTS
+    from fromzero.transformer.options import DEFAULTS, OPTIMIZERS, POSITIONS
 
     defaults = DEFAULTS[kind]
     parser.add_argument(
@@ -96,6 +96,20 @@ def _add_options(parser: argparse.ArgumentParser, kind: str) -> None:
         type=positive_float,
         help=f"peak learning rate of AdamW, after a warm-up, then cosine decay ({defaults['lr']})",
     )
+    size.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default="adamw",
+        help="adamw (default), or muon: Muon for the weight matrices of the blocks, AdamW at --lr for the rest",
+    )
+    size.add_argument("--muon-lr", type=positive_float, default=0.02, help="peak learning rate of Muon (0.02)")
+    size.add_argument(
+        "--positions",
+        choices=POSITIONS,
+        default="learned",
+        help="learned (default): a trained vector per position; sinusoidal: fixed waves; rotary: queries and "
+        "keys turned by their position inside attention (RoPE)",
+    )
     size.add_argument("--warmup-steps", type=int, help="warm-up steps (default: 10%% of the steps, at most 200)")
     size.add_argument(
         "--attention",
@@ -113,6 +127,9 @@ def _pretrain_command(args: argparse.Namespace) -> int:
 
     if args.dim % args.heads != 0:
         raise InputError(f"--dim ({args.dim}) must be a multiple of --heads ({args.heads})")
+    if args.positions == "rotary" and (args.dim // args.heads) % 2:
+        raise InputError(f"--positions rotary turns pairs of features: --dim / --heads ({args.dim // args.heads}) "
+                         "must be even")
     if args.warmup_steps is not None and args.warmup_steps < 0:
         raise InputError(f"--warmup-steps must be 0 or more, got {args.warmup_steps}")
     for path in (args.corpus, args.eval_corpus):
@@ -138,6 +155,9 @@ def _pretrain_command(args: argparse.Namespace) -> int:
         dropout=args.dropout,
         batch_size=args.batch_size,
         lr=args.lr,
+        optimizer=args.optimizer,
+        muon_lr=args.muon_lr,
+        positions=args.positions,
         warmup_steps=args.warmup_steps,
         nsp=getattr(args, "nsp", True),
         attention=args.attention,

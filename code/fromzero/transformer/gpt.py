@@ -32,7 +32,7 @@ class GPTConfig:
     n_heads: int = 4
     d_ff: int | None = None
     dropout: float = 0.0
-    positions: str = "learned"  # or "sinusoidal"
+    positions: str = "learned"  # or "sinusoidal", "rotary"
     tie_weights: bool = True
     attention: str = "sdpa"  # or "math", see fromzero.transformer.attention
 
@@ -59,6 +59,7 @@ class TinyGPT(nn.Module):
                 norm_first=True,
                 causal=True,
                 backend=config.attention,
+                rotary_length=config.context_length if config.positions == "rotary" else None,
             )
             for _ in range(config.n_layers)
         )

@@ -8,6 +8,8 @@ from typing import Any
 from fromzero.errors import InputError
 
 KINDS = ("gpt", "bert")
+POSITIONS = ("learned", "sinusoidal", "rotary")  # see fromzero.transformer.blocks
+OPTIMIZERS = ("adamw", "muon")
 
 
 @dataclass
@@ -31,6 +33,9 @@ class PretrainOptions:
     dropout: float | None = None
     batch_size: int = 32
     lr: float | None = None
+    optimizer: str = "adamw"
+    muon_lr: float = 0.02  # optimizer "muon": the rate of the hidden matrices (lr is AdamW's, for the rest)
+    positions: str = "learned"
     warmup_steps: int | None = None
     nsp: bool = True
     attention: str = "sdpa"
@@ -45,6 +50,10 @@ class PretrainOptions:
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        if self.positions not in POSITIONS:
+            raise InputError(f"unknown positions {self.positions!r}: choose one of {', '.join(POSITIONS)}")
+        if self.optimizer not in OPTIMIZERS:
+            raise InputError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
         if self.eval_stride is not None and not 1 <= self.eval_stride <= self.context:
             raise InputError(f"--eval-stride ({self.eval_stride}) must not exceed --context ({self.context}) "
                              "nor be below 1")

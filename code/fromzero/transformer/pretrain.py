@@ -47,6 +47,10 @@ from fromzero.transformer.options import PretrainOptions
 END_OF_TEXT = "<|endoftext|>"
 BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 UNLIMITED_EPOCHS = 1_000_000
+# A time-limited run plans this many times the steps that its probe says fit: the clock, not the count,
+# then ends training, and the schedule decays to zero at the deadline (TrainConfig.schedule_to_deadline)
+# even when the probe misjudged the machine's speed, which it does by up to a quarter on a busy one.
+CLOCK_HEADROOM = 1.25
 MONITOR_BATCHES = 8  # evaluation batches used for the curve during training; the final score uses all
 
 
@@ -407,6 +411,7 @@ def _prepare_gpt(options: PretrainOptions, train_text: str, eval_text: str, toke
         n_layers=options.layers,
         n_heads=options.heads,
         dropout=options.dropout,
+        positions=options.positions,
         attention=options.attention,
     )
     bos = tokenizer.token_to_id(END_OF_TEXT)
@@ -445,6 +450,7 @@ def _prepare_bert(options: PretrainOptions, train_text: str, eval_text: str, tok
         n_heads=options.heads,
         dropout=options.dropout,
         nsp=options.nsp,
+        positions=options.positions,
         attention=options.attention,
     )
     model = TinyBERT(config)
@@ -522,12 +528,9 @@ def plan_steps(
     """How many steps fit in ``seconds_left``, keeping time for the evaluations and the final score.
 
     The loop evaluates ``evaluations`` times plus at the end of every epoch, which on a small
-    corpus is a cost per step. The plan takes no safety margin beyond 3 % for checkpoint writes: if
-    the machine turns out slower than the probe said, the training deadline (``TrainConfig.max_seconds``)
-    ends the run a few steps early, where the cosine schedule has all but reached zero and the last
-    steps change little; a margin would instead waste time on every run whose probe was right.
+    corpus is a cost per step.
     """
-    budget = 0.97 * (seconds_left - final_seconds - evaluations * monitor_seconds)
+    budget = seconds_left - final_seconds - evaluations * monitor_seconds
     return max(1, int(budget / (step_seconds + monitor_seconds / steps_per_epoch)))
 
 
@@ -596,6 +599,8 @@ def pretrain(
     config = TrainConfig(
         batch_size=options.batch_size,
         lr=options.lr,
+        optimizer=options.optimizer,
+        muon_lr=options.muon_lr,
         weight_decay=0.1,
         schedule="cosine",
         checkpoint_dir=str(out / "checkpoints"),
@@ -621,15 +626,17 @@ def pretrain(
         eval_every=eval_every,
         checkpoint_every=eval_every,
         max_seconds=deadline,
+        schedule_to_deadline=deadline is not None,
     )
     out.mkdir(parents=True, exist_ok=True)
     prepared.tokenizer.save(str(out / "tokenizer.json"))
     (out / "model.json").write_text(json.dumps({"kind": options.kind, "config": model.config.to_dict()}, indent=2))
     run = {"options": _comparable(options), "limits": _limits(options), "max_steps": max_steps, "epochs": epochs}
     (out / "run.json").write_text(json.dumps(run, indent=2))
+    limit = f"{max_steps:,} steps" if deadline is None else f"{deadline:.0f} seconds (at most {max_steps:,} steps)"
     log(
-        f"training: {max_steps:,} steps of {options.batch_size} x {options.context} tokens "
-        f"({max_steps / per_epoch:.2f} epochs), checkpoints in {out / 'checkpoints'}"
+        f"training: {limit} of {options.batch_size} x {options.context} tokens "
+        f"({max_steps / per_epoch:.2f} epochs at most), checkpoints in {out / 'checkpoints'}"
     )
     history = fit(model, prepared.train_data, prepared.loss_fn, config, eval_data=prepared.monitor_data)
     scores = prepared.score(model)
@@ -695,7 +702,7 @@ def _plan(
     step_seconds = time_training_steps(prepared, config)
     final_seconds = _final_score_seconds(monitor_seconds, prepared)
     seconds_left = options.max_minutes * 60 - (time.perf_counter() - started)
-    steps = plan_steps(seconds_left, step_seconds, monitor_seconds, final_seconds, per_epoch)
+    steps = int(CLOCK_HEADROOM * plan_steps(seconds_left, step_seconds, monitor_seconds, final_seconds, per_epoch))
     steps = min(steps, epochs * per_epoch)
     if options.max_steps is not None:
         steps = min(steps, options.max_steps)
@@ -707,8 +714,8 @@ def _deadline(
 ) -> float | None:
     """Seconds that training may take so that the whole run, final score included, ends within ``max_minutes``.
 
-    The plan counts steps from a probe; if the machine slows down later, this deadline ends training
-    a few steps short instead of letting the run overshoot its limit.
+    The plan counts steps from a probe, with headroom; this deadline is what normally ends training,
+    and the learning rate reaches zero at it.
     """
     if options.max_minutes is None or monitor_seconds is None:
         return None
