@@ -68,6 +68,7 @@ from tqdm.auto import tqdm
 
 from fromzero.device import pick_device
 from fromzero.errors import InputError
+from fromzero.muon import Muon, hidden_matrices
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -306,15 +307,15 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     ``config.muon_lr`` and everything else (embeddings, biases, norms) with AdamW at ``config.lr``.
     """
     trainable = [p for p in model.parameters() if p.requires_grad]
-    if not trainable:
-        raise InputError("the model has no trainable parameters")
-    if config.optimizer == "muon":
-        return _muon_with_adamw(model, trainable, config)
     groups = [
         {"params": [p for p in trainable if p.ndim >= 2], "weight_decay": config.weight_decay},
         {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0},
     ]
     groups = [group for group in groups if group["params"]]
+    if not groups:
+        raise InputError("the model has no trainable parameters")
+    if config.optimizer == "muon":
+        return _muon_with_adamw(groups, hidden_matrices(model), config)
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr)
     if config.optimizer == "adam":
@@ -322,20 +323,16 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     return torch.optim.AdamW(groups, lr=config.lr)
 
 
-
-def _muon_with_adamw(model: nn.Module, trainable: list[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
-    from fromzero.muon import Muon, hidden_matrices
-
-    matrices = {id(p) for p in hidden_matrices(model)}
-    hidden = [p for p in trainable if id(p) in matrices]
-    other_matrices = [p for p in trainable if p.ndim >= 2 and id(p) not in matrices]
-    vectors = [p for p in trainable if p.ndim < 2]
-    groups = [
-        {"params": hidden, "muon": True, "lr": config.muon_lr, "weight_decay": config.weight_decay},
-        {"params": other_matrices, "muon": False, "lr": config.lr, "weight_decay": config.weight_decay},
-        {"params": vectors, "muon": False, "lr": config.lr, "weight_decay": 0.0},
-    ]
-    return Muon(group for group in groups if group["params"])
+def _muon_with_adamw(groups: list[dict[str, Any]], matrices: list[nn.Parameter], config: TrainConfig) -> Muon:
+    """Split each weight-decay group into its Muon ``matrices`` (at ``muon_lr``) and the rest (AdamW at ``lr``)."""
+    hidden = {id(p) for p in matrices}
+    split = []
+    for group in groups:
+        muon = [p for p in group["params"] if id(p) in hidden]
+        adamw = [p for p in group["params"] if id(p) not in hidden]
+        split.append({**group, "params": muon, "muon": True, "lr": config.muon_lr})
+        split.append({**group, "params": adamw, "muon": False, "lr": config.lr})
+    return Muon(group for group in split if group["params"])
 
 
 def lr_multiplier(

@@ -79,15 +79,21 @@ def combine_masks(*masks: torch.Tensor | None) -> torch.Tensor | None:
     return combined
 
 
-def rotary_angles(max_len: int, d_head: int) -> torch.Tensor:
-    """``(max_len, d_head // 2)``: position ``p`` times pair ``i``'s frequency ``10000^(-2i / d_head)``.
+def position_angles(max_len: int, d: int) -> torch.Tensor:
+    """``(max_len, ceil(d / 2))``: position ``p`` times pair ``i``'s frequency ``10000^(-2i / d)``.
 
-    The same angles as the sinusoidal position table: one clock per pair of features.
+    One clock per pair of features, from one turn every 2π positions to one every 10000·2π: the
+    angles of the sinusoidal position table and of rotary positions.
     """
+    frequency = torch.exp(-math.log(10000.0) * torch.arange(0, d, 2, dtype=torch.float32) / d)
+    return torch.arange(max_len, dtype=torch.float32)[:, None] * frequency
+
+
+def rotary_angles(max_len: int, d_head: int) -> torch.Tensor:
+    """``(max_len, d_head // 2)``: the :func:`position_angles` that rotary positions turn each pair by."""
     if d_head % 2:
         raise InputError(f"rotary positions rotate pairs of features: the head size ({d_head}) must be even")
-    frequency = torch.exp(-math.log(10000.0) * torch.arange(0, d_head, 2, dtype=torch.float32) / d_head)
-    return torch.arange(max_len, dtype=torch.float32)[:, None] * frequency
+    return position_angles(max_len, d_head)
 
 
 def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:

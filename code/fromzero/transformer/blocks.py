@@ -15,13 +15,11 @@ embeddings to the output and trains deep stacks without a long learning-rate war
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from fromzero.errors import InputError
-from fromzero.transformer.attention import MultiHeadAttention, copy_from_torch_attention
+from fromzero.transformer.attention import MultiHeadAttention, copy_from_torch_attention, position_angles
 from fromzero.transformer.options import POSITIONS
 
 
@@ -31,11 +29,10 @@ def sinusoidal_table(max_len: int, d_model: int) -> torch.Tensor:
     Each pair of columns is a clock turning at its own speed, from one turn every 2π positions to
     one every 10000·2π, so every position gets a distinct pattern and a fixed offset is a rotation.
     """
-    position = torch.arange(max_len, dtype=torch.float32)[:, None]
-    frequency = torch.exp(-math.log(10000.0) * torch.arange(0, d_model, 2, dtype=torch.float32) / d_model)
+    angles = position_angles(max_len, d_model)
     table = torch.zeros(max_len, d_model)
-    table[:, 0::2] = torch.sin(position * frequency)
-    table[:, 1::2] = torch.cos(position * frequency[: d_model // 2])
+    table[:, 0::2] = torch.sin(angles)
+    table[:, 1::2] = torch.cos(angles[:, : d_model // 2])
     return table
 
 
