@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import subprocess
 import sys
@@ -44,6 +45,11 @@ class BuiltBook:
 
     def page(self, docname: str) -> str:
         return (self.html / f"{docname}.html").read_text(encoding="utf-8")
+
+    def executed(self, docname: str) -> dict:
+        """The notebook as the build executed it, outputs included (nbformat JSON)."""
+        path = self.html.parent / "jupyter_execute" / f"{docname}.ipynb"
+        return json.loads(path.read_text(encoding="utf-8"))
 
     def execution_data(self) -> dict[str, dict]:
         with (self.doctrees / "environment.pickle").open("rb") as handle:

@@ -15,6 +15,10 @@ from conftest import ROOT, BuiltBook, book_config, notebooks
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 
 NOTEBOOK_TIME_LIMIT_S = 120
+# What a reader should see under a cell: a table, a figure, formatted text, a widget. An execute_result with none
+# of these is a bare value or a raw repr ("14", "np.float64(0.96)", "<pandas...Styler at 0x7f...>").
+RICH_OUTPUTS = ("text/html", "text/markdown", "text/latex", "image/", "application/vnd.")
+RAW_REPR = re.compile(r"np\.(float|int|bool|str)\w*\(|<[\w.]+ (object )?at 0x[0-9a-f]+>")
 
 
 def test_book_builds_without_warnings(book: BuiltBook) -> None:
@@ -29,6 +33,57 @@ def test_notebook_executes_in_time(book: BuiltBook, notebook: Path) -> None:
     assert data, f"{docname} was not executed during the build"
     assert data["succeeded"], f"{docname} failed to execute: see the build log\n{book.log[-3000:]}"
     assert data["runtime"] < NOTEBOOK_TIME_LIMIT_S, f"{docname} took {data['runtime']:.0f} s"
+
+
+def stray_outputs(notebook: dict) -> list[str]:
+    """Each output of an executed notebook that shows a bare value, a raw repr or a run of blank lines."""
+    found = []
+    code_cells = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    for number, cell in enumerate(code_cells, start=1):
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "stream":
+                text = "".join(output["text"])
+                problem = "a run of blank lines" if re.search(r"\n[ \t]*\n[ \t]*\n", text) else None
+            elif output["output_type"] in ("execute_result", "display_data"):
+                data = output.get("data", {})
+                text = "".join(data.get("text/plain", ""))
+                rich = any(mime.startswith(RICH_OUTPUTS) for mime in data)
+                if output["output_type"] == "execute_result" and not rich:
+                    problem = "a bare value"
+                elif not rich and RAW_REPR.search(text):
+                    problem = "a raw repr"
+                else:
+                    problem = None
+            else:
+                problem = None
+            if problem:
+                found.append(f"code cell {number}: {problem}: {text[:80]!r}")
+    return found
+
+
+def test_stray_output_finder_flags_bare_values_reprs_and_blank_runs() -> None:
+    def cell(*outputs: dict) -> dict:
+        return {"cell_type": "code", "outputs": list(outputs)}
+
+    table = {"output_type": "execute_result", "data": {"text/plain": "   a\n0  1", "text/html": "<table/>"}}
+    bare = {"output_type": "execute_result", "data": {"text/plain": "66791"}}
+    styler = {"output_type": "execute_result", "data": {"text/plain": "<pandas.io.formats.style.Styler at 0x7f3a>"}}
+    repr_line = {"output_type": "display_data", "data": {"text/plain": "np.float64(0.962)"}}
+    labelled = {"output_type": "stream", "name": "stdout", "text": ["loss: 0.412 after 300 steps\n"]}
+    blank_run = {"output_type": "stream", "name": "stdout", "text": ["the king\n\n\n\nof\n"]}
+    glued = {"output_type": "display_data", "data": {"application/papermill.record/text/plain": "0.5"}}
+    assert stray_outputs({"cells": [cell(table, labelled, glued)]}) == []
+    problems = stray_outputs({"cells": [cell(bare), cell(styler, repr_line), cell(blank_run)]})
+    assert [problem.split(":")[1].strip() for problem in problems] == [
+        "a bare value", "a bare value", "a raw repr", "a run of blank lines"
+    ]
+
+
+@pytest.mark.parametrize("notebook", notebooks(), ids=lambda path: path.stem)
+def test_page_shows_no_stray_outputs(book: BuiltBook, notebook: Path) -> None:
+    docname = notebook.relative_to(ROOT).with_suffix("").as_posix()
+    problems = stray_outputs(book.executed(docname))
+    assert not problems, f"{docname}:\n" + "\n".join(problems)
 
 
 @pytest.mark.parametrize("notebook", notebooks(), ids=lambda path: path.stem)

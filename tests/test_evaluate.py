@@ -10,11 +10,13 @@ import pytest
 
 from fromzero.errors import InputError
 from fromzero.evaluate import (
+    BENCHMARKS,
     analogy_table,
     benchmark_oov_rate,
     evaluate_word_vectors,
     nearest_neighbours,
     normalise_rows,
+    scoreboard,
     similarity_spearman,
     similarity_table,
     solve_analogies,
@@ -171,3 +173,59 @@ def test_mismatched_words_and_vectors_raise() -> None:
         nearest_neighbours(CIRCLE, CIRCLE_WORDS, "unicorn")
     with pytest.raises(InputError, match="unknown analogy method"):
         solve_analogies(CIRCLE, [0], [1], [2], "3cosdiv")
+
+
+@pytest.fixture(scope="module")
+def glove_and_noise() -> dict[str, tuple[list[str], np.ndarray]]:
+    """Published GloVe (8,000 words) and random vectors for the same words, and a copy of GloVe under another name."""
+    from fromzero.data import load_glove_50d
+
+    words, vectors = load_glove_50d(limit=8000)
+    vectors = np.array(vectors)
+    noise = np.random.default_rng(0).normal(size=vectors.shape)
+    return {"glove": (words, vectors), "noise": (words, noise), "glove again": (words, vectors.copy())}
+
+
+def test_scoreboard_scores_match_the_single_model_functions(glove_and_noise: dict) -> None:
+    words, vectors = glove_and_noise["glove"]
+    board = scoreboard({"glove": (words, vectors)}, resamples=200)
+    table = similarity_table(words, vectors)
+    assert board.scores.loc["glove", "wordsim353"] == pytest.approx(table.loc["wordsim353", "spearman"])
+    assert board.items["wordsim353"] == table.loc["wordsim353", "covered"]
+    assert board.scores.loc["glove", "analogy"] == pytest.approx(
+        analogy_table(words, vectors, methods=("3cosadd",)).loc["all", "3cosadd"]
+    )
+    for benchmark in BENCHMARKS:
+        low, high = board.interval("glove", benchmark)
+        assert low < board.scores.loc["glove", benchmark] < high
+
+
+def test_scoreboard_separates_real_vectors_from_noise_but_not_from_themselves(glove_and_noise: dict) -> None:
+    board = scoreboard(glove_and_noise, resamples=300, seed=1)
+    assert board.beats("glove", "noise", "wordsim353") and board.beats("glove", "noise", "analogy")
+    assert not board.beats("noise", "glove", "wordsim353")
+    assert board.difference("glove", "glove again", "simlex999") == (0.0, 0.0, 0.0)
+    assert not board.beats("glove", "glove again", "simlex999")
+    noise_low, noise_high = board.interval("noise", "wordsim353")
+    assert noise_low < 0 < noise_high  # random vectors: no correlation, within the noise
+    assert board.table().loc["items scored", "wordsim353"] == f"{board.items['wordsim353']:,}"
+
+
+def test_scoreboard_uses_only_the_items_every_model_covers(glove_and_noise: dict) -> None:
+    words, vectors = glove_and_noise["glove"]
+    smaller = scoreboard({"all": (words, vectors), "first 2000": (words[:2000], vectors[:2000])}, resamples=50)
+    alone = scoreboard({"first 2000": (words[:2000], vectors[:2000])}, resamples=50)
+    assert smaller.items == alone.items
+    assert smaller.items["wordsim353"] < scoreboard({"all": (words, vectors)}, resamples=50).items["wordsim353"]
+
+
+def test_scoreboard_is_reproducible_and_rejects_bad_input(glove_and_noise: dict) -> None:
+    first = scoreboard(glove_and_noise, resamples=100, seed=3)
+    again = scoreboard(glove_and_noise, resamples=100, seed=3)
+    assert all(np.array_equal(first.resampled[name], again.resampled[name]) for name in BENCHMARKS)
+    with pytest.raises(InputError, match="no model named 'glve'"):
+        first.interval("glve", "wordsim353")
+    with pytest.raises(InputError, match="at least one model"):
+        scoreboard({})
+    with pytest.raises(InputError, match="share only 0 wordsim353 pairs"):
+        scoreboard({"tiny": (CIRCLE_WORDS, CIRCLE)})

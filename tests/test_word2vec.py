@@ -13,6 +13,7 @@ from fromzero.embeddings import EmbedOptions, WordVectors, train_embeddings
 from fromzero.embeddings.word2vec import (
     NEGATIVE_GROUP,
     cbow_windows,
+    crowding_scale,
     encode_corpus,
     interleave,
     keep_probabilities,
@@ -58,6 +59,29 @@ def synonyms_are_nearest(vectors: WordVectors, groups: list[list[str]]) -> float
     return float((group_of[nearest] == group_of[:, None]).all(axis=1).mean())
 
 
+def zipfian_corpus(
+    sentences: int = 20_000, fillers: int = 500, seed: int = 0
+) -> tuple[list[list[str]], list[list[str]]]:
+    """The planted synonym groups of :func:`planted_corpus`, woven into filler words drawn from Zipf's law.
+
+    Every other token is a filler ``f{r}`` drawn with probability proportional to ``1 / (r + 1)``,
+    so the most frequent one is about 8 % of all tokens, as *the* is in English text: at the
+    default batch of thousands of pairs its rows are used hundreds of times per batch.
+    """
+    rng = np.random.default_rng(seed)
+    zipf = 1 / np.arange(1, fillers + 1)
+    zipf /= zipf.sum()
+    groups = [[f"s{k}_{i}" for i in range(SYNONYMS)] for k in range(GROUPS)]
+    corpus = []
+    for _ in range(sentences):
+        k = rng.integers(GROUPS)
+        topic = [f"t{k}_{j}" for j in rng.integers(10, size=4)]
+        content = [*topic[:2], groups[k][rng.integers(SYNONYMS)], *topic[2:]]
+        filler = [f"f{r}" for r in rng.choice(fillers, size=len(content) + 1, p=zipf)]
+        corpus.append([word for pair in zip(filler, [*content, None], strict=True) for word in pair if word])
+    return corpus, groups
+
+
 SMALL = {"dim": 16, "window": 3, "negative": 5, "epochs": 5, "min_count": 1, "subsample": 0.0, "batch_size": 256}
 
 
@@ -67,6 +91,26 @@ def test_planted_synonyms_become_nearest_neighbours(method: str) -> None:
     vectors = train_embeddings(method, corpus, EmbedOptions(**SMALL, device="cpu", progress=False))
     assert vectors.vectors.shape == (GROUPS * (SYNONYMS + 10), SMALL["dim"])
     assert synonyms_are_nearest(vectors, groups) == 1.0
+
+
+@pytest.mark.parametrize("method", ["sgns", "cbow"])
+def test_zipfian_text_without_subsampling_stays_finite_and_learns_at_the_defaults(method: str) -> None:
+    corpus, groups = zipfian_corpus()
+    tokens = [word for sentence in corpus for word in sentence]
+    assert 0.07 < tokens.count("f0") / len(tokens) < 0.09  # as frequent as "the"
+    vectors = train_embeddings(method, corpus, EmbedOptions(subsample=0.0, device="cpu", progress=False))
+    assert np.isfinite(vectors.vectors).all()
+    assert synonyms_are_nearest(vectors, groups) == 1.0
+
+
+def test_crowding_scale_caps_the_summed_update_of_crowded_rows() -> None:
+    targets = torch.tensor([0] * 30 + [1] * 3 + [2])
+    noise = torch.tensor([0, 0, 3])  # each stands for NEGATIVE_GROUP examples
+    scale = crowding_scale([(targets, 1), (noise, NEGATIVE_GROUP)], vocab_size=5, cap=10.0)
+    uses = torch.tensor([30 + 2 * NEGATIVE_GROUP, 3, 1, NEGATIVE_GROUP, 0])
+    expected = torch.where(uses > 10, 10 / uses.clamp(min=1), torch.ones(5))
+    assert torch.allclose(scale, expected)
+    assert scale[0] * uses[0] == pytest.approx(10.0)  # the crowded row moves as far as 10 single updates
 
 
 @pytest.mark.parametrize("method", ["sgns", "cbow"])

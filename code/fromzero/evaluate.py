@@ -10,22 +10,26 @@ mean the same thing by "closest". The benchmarks are the three the book reports 
   and scored by accuracy over the questions whose four words all have a vector (:func:`analogy_table`).
 
 Small corpora miss many benchmark words, and a score over 40 covered pairs says less than one over
-300, so every table reports its coverage next to its score.
+300, so every table reports its coverage next to its score. Comparing methods needs more:
+:func:`scoreboard` scores several sets of vectors on exactly the same pairs and questions and gives
+each score, and each difference between two methods, a bootstrap confidence interval.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import rankdata, spearmanr
 
 from fromzero.errors import InputError
 
 ANALOGY_METHODS = ("3cosadd", "3cosmul")
 COSMUL_EPSILON = 1e-3  # keeps 3CosMul's division finite (Levy and Goldberg's value)
 SCORES_PER_BATCH = 2**24  # questions x vocabulary scores held at once (64 MiB of float32)
+BENCHMARKS = ("wordsim353", "simlex999", "analogy")  # the scoreboard's columns; analogy is 3CosAdd accuracy
 
 
 def normalise_rows(vectors: np.ndarray) -> np.ndarray:
@@ -252,3 +256,124 @@ def _shifted_cosines(queries: np.ndarray, pool: np.ndarray) -> np.ndarray:
     cosines += 1
     cosines *= 0.5
     return cosines
+
+
+@dataclass
+class Scoreboard:
+    """Scores of several sets of vectors on the same benchmark items, with bootstrap resamples of each.
+
+    ``scores`` has one row per model and one column per benchmark of :data:`BENCHMARKS`; ``items``
+    counts the pairs or questions behind each column, the same for every model. ``resampled[b]``
+    is a ``(models, resamples)`` array: each model's score on resample ``r`` of benchmark ``b``'s
+    items, the *same* resample for every model, so that differences between models are paired.
+    """
+
+    scores: pd.DataFrame
+    items: dict[str, int]
+    resampled: dict[str, np.ndarray]
+    level: float
+
+    def interval(self, model: str, benchmark: str) -> tuple[float, float]:
+        """The percentile bootstrap interval of ``model``'s score (``level``, 95 % by default)."""
+        return self._percentiles(self.resampled[benchmark][self._row(model)])
+
+    def difference(self, first: str, second: str, benchmark: str) -> tuple[float, float, float]:
+        """``first``'s score minus ``second``'s, with the interval of that difference over paired resamples."""
+        draws = self.resampled[benchmark]
+        low, high = self._percentiles(draws[self._row(first)] - draws[self._row(second)])
+        return float(self.scores.loc[first, benchmark] - self.scores.loc[second, benchmark]), low, high
+
+    def beats(self, first: str, second: str, benchmark: str) -> bool:
+        """True when the whole interval of ``first - second`` lies above zero: a gap larger than the noise."""
+        return self.difference(first, second, benchmark)[1] > 0
+
+    def table(self, digits: int = 3) -> pd.DataFrame:
+        """Each score with its interval, as text ("0.412 [0.331, 0.487]"), and the item counts as the last row."""
+        cells = {
+            benchmark: {
+                model: f"{self.scores.loc[model, benchmark]:.{digits}f} "
+                + "[{:.{d}f}, {:.{d}f}]".format(*self.interval(model, benchmark), d=digits)
+                for model in self.scores.index
+            }
+            for benchmark in self.scores.columns
+        }
+        frame = pd.DataFrame(cells)
+        frame.loc["items scored"] = [f"{self.items[benchmark]:,}" for benchmark in self.scores.columns]
+        return frame
+
+    def _row(self, model: str) -> int:
+        if model not in self.scores.index:
+            raise InputError(f"no model named {model!r} on the scoreboard: {', '.join(self.scores.index)}")
+        return self.scores.index.get_loc(model)
+
+    def _percentiles(self, draws: np.ndarray) -> tuple[float, float]:
+        tail = 100 * (1 - self.level) / 2
+        low, high = np.nanpercentile(draws, [tail, 100 - tail])
+        return float(low), float(high)
+
+
+def scoreboard(
+    models: Mapping[str, tuple[Sequence[str], np.ndarray]],
+    *,
+    resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> Scoreboard:
+    """Score every model (name -> ``(words, vectors)``) on the items that all of them cover.
+
+    Different vocabularies cover different pairs, and a score over other pairs is not comparable,
+    so only the WordSim-353 and SimLex-999 pairs and the Google questions whose words every model
+    has are used. Each benchmark's items are then resampled with replacement ``resamples`` times
+    (the percentile bootstrap; Efron and Tibshirani, 1993), and every model is scored on every
+    resample: the spread of those scores is what another sample of pairs could have given.
+    """
+    if not models:
+        raise InputError("the scoreboard needs at least one model")
+    if not 0 < level < 1 or resamples < 1:
+        raise InputError(f"need 0 < level < 1 and resamples >= 1, got level={level}, resamples={resamples}")
+    indexes = {name: _row_index(words, vectors) for name, (words, vectors) in models.items()}
+    shared = set.intersection(*(set(index) for index in indexes.values()))
+    rng = np.random.default_rng(seed)
+    scores, items, resampled = {}, {}, {}
+    for benchmark, pairs in similarity_suites().items():
+        used = pairs[pairs["word1"].isin(shared) & pairs["word2"].isin(shared)]
+        if len(used) < 3:
+            raise InputError(f"the models share only {len(used)} {benchmark} pairs: too few to score")
+        cosines = np.stack([_pair_cosines(models[name][1], indexes[name], used) for name in models])
+        draws = rng.integers(len(used), size=(resamples, len(used)))
+        human = used["score"].to_numpy()
+        scores[benchmark] = _spearman_rows(human[None, :], cosines)
+        resampled[benchmark] = np.stack([_spearman_rows(human[draws], row[draws]) for row in cosines])
+        items[benchmark] = len(used)
+    correct = np.stack([_analogy_correct(models[name], indexes[name], shared) for name in models])
+    if correct.shape[1] == 0:
+        raise InputError("the models share no Google analogy question: too few to score")
+    draws = rng.integers(correct.shape[1], size=(resamples, correct.shape[1]))
+    scores["analogy"], resampled["analogy"] = correct.mean(axis=1), correct[:, draws].mean(axis=2)
+    items["analogy"] = correct.shape[1]
+    frame = pd.DataFrame(scores, index=list(models))[list(BENCHMARKS)]
+    return Scoreboard(frame, items, resampled, level)
+
+
+def _pair_cosines(vectors: np.ndarray, index: Mapping[str, int], pairs: pd.DataFrame) -> np.ndarray:
+    unit = normalise_rows(np.asarray(vectors, dtype=np.float64))
+    first, second = unit[pairs["word1"].map(index).to_numpy()], unit[pairs["word2"].map(index).to_numpy()]
+    return (first * second).sum(axis=1)
+
+
+def _spearman_rows(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """Spearman correlation of each row of ``first`` with the same row of ``second`` (ties get average ranks)."""
+    ranks = [rankdata(values, axis=-1) for values in np.broadcast_arrays(first, second)]
+    centred = [rank - rank.mean(axis=-1, keepdims=True) for rank in ranks]
+    numerator = (centred[0] * centred[1]).sum(axis=-1)
+    denominator = np.sqrt((centred[0] ** 2).sum(axis=-1) * (centred[1] ** 2).sum(axis=-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return numerator / denominator
+
+
+def _analogy_correct(model: tuple[Sequence[str], np.ndarray], index: Mapping[str, int], shared: set[str]) -> np.ndarray:
+    """For each Google question whose four words are in ``shared``: did 3CosAdd, over the whole vocabulary, get it?"""
+    questions = analogy_questions()
+    usable = questions[["a", "b", "c", "d"]].isin(shared).all(axis=1).to_numpy()
+    rows = {column: questions.loc[usable, column].map(index).to_numpy() for column in "abcd"}
+    return solve_analogies(model[1], rows["a"], rows["b"], rows["c"]) == rows["d"]

@@ -64,6 +64,7 @@ CHUNK_TOKENS = 1 << 18  # tokens prepared at a time: arrays of a few MB, which t
 MIN_LR_FRACTION = 1e-4  # the learning rate decays linearly to this fraction of its start, as in word2vec.c
 DEFAULT_LR = {"sgns": 0.025, "cbow": 0.05}  # word2vec.c's defaults
 DEFAULT_BATCH_SIZE = {"sgns": 4096, "cbow": 1024}  # pairs (sgns) or centre words (cbow) per update
+CROWDING_RATE = 1.0  # the most learning rate a row takes in one batch (lr times its uses); see crowding_scale
 LOSS_EVERY = 50  # steps between two measurements of the loss, for the progress bar and the history
 
 
@@ -231,6 +232,10 @@ def negative_sampling_gradients(
     clash: torch.Tensor,
     scale: float = 1.0,
     with_loss: bool = False,
+    *,
+    input_scale: torch.Tensor | None = None,
+    target_scale: torch.Tensor | None = None,
+    noise_scale: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """The gradients of the negative-sampling loss for groups of examples sharing their negatives.
 
@@ -252,13 +257,23 @@ def negative_sampling_gradients(
 
     Returns the three gradients (shaped like their vectors) multiplied by ``scale`` (``-lr`` gives
     SGD's updates at the cost of scaling the small ``dL/ds`` terms rather than the gradients) and,
-    if ``with_loss``, ``L`` divided by the number of examples.
+    if ``with_loss``, ``L`` divided by the number of examples. ``input_scale`` and ``target_scale``
+    ``(G, g)`` and ``noise_scale`` ``(G, K)``, when given, further multiply each example's input
+    and target gradients and each negative's gradient, again through the ``dL/ds`` terms (the fast
+    trainer's per-row factors, see :func:`crowding_scale`).
     """
     positive = (inputs * targets).sum(-1)
     negative = torch.bmm(inputs, noise.transpose(1, 2))
     positive_error = torch.sigmoid(positive).sub_(1).mul_(scale)
     negative_error = torch.sigmoid(negative).masked_fill_(clash, 0).mul_(scale)
-    grad_inputs = torch.baddbmm(positive_error.unsqueeze(-1) * targets, negative_error, noise)
+    input_positive, input_negative = positive_error, negative_error
+    if input_scale is not None:
+        input_positive, input_negative = positive_error * input_scale, negative_error * input_scale.unsqueeze(-1)
+    if target_scale is not None:
+        positive_error = positive_error * target_scale
+    if noise_scale is not None:
+        negative_error = negative_error * noise_scale.unsqueeze(1)
+    grad_inputs = torch.baddbmm(input_positive.unsqueeze(-1) * targets, input_negative, noise)
     grad_targets = positive_error.unsqueeze(-1) * inputs
     grad_noise = torch.bmm(negative_error.transpose(1, 2), inputs)
     loss = None
@@ -322,10 +337,11 @@ class _Model:
     def updates(self, chunk: _Chunk, examples: slice, lr: float, with_loss: bool) -> _Updates:
         """SGD's updates for the rows that ``examples`` use; reads the tables only."""
         dim = self.input.shape[1]
+        sgns = self.architecture == "sgns"
         targets = chunk.targets[examples]
         groups = len(targets) // NEGATIVE_GROUP
         first_group = examples.start // NEGATIVE_GROUP
-        if self.architecture == "sgns":
+        if sgns:
             input_ids = chunk.inputs[examples]
             inputs = self.input.index_select(0, input_ids)
         else:
@@ -336,6 +352,11 @@ class _Model:
             )
             inputs /= torch.bincount(rows, minlength=len(targets)).unsqueeze(1)
         noise_ids = chunk.noise[first_group : first_group + groups].reshape(-1)
+        vocab_size = len(self.input)
+        cap = max(1.0, CROWDING_RATE / lr)
+        input_scale = crowding_scale([(input_ids, 1)], vocab_size, cap)
+        # A negative's update sums the gradients of the NEGATIVE_GROUP examples that share it.
+        output_scale = crowding_scale([(targets, 1), (noise_ids, NEGATIVE_GROUP)], vocab_size, cap)
         input_updates, target_updates, noise_updates, loss = negative_sampling_gradients(
             inputs.view(groups, NEGATIVE_GROUP, dim),
             self.output.index_select(0, targets).view(groups, NEGATIVE_GROUP, dim),
@@ -343,12 +364,15 @@ class _Model:
             chunk.clash[first_group : first_group + groups],
             scale=-lr,
             with_loss=with_loss,
+            input_scale=input_scale.index_select(0, input_ids).view(groups, NEGATIVE_GROUP) if sgns else None,
+            target_scale=output_scale.index_select(0, targets).view(groups, NEGATIVE_GROUP),
+            noise_scale=output_scale.index_select(0, noise_ids).view(groups, self.negative),
         )
         input_updates = input_updates.view(-1, dim)
-        if self.architecture == "cbow":
+        if not sgns:
             # word2vec.c and gensim move every context word by the gradient with respect to the
             # mean, not by its 1/count share of it: the convention their learning rates are tuned for.
-            input_updates = input_updates[rows]
+            input_updates = input_updates[rows].mul_(input_scale.index_select(0, input_ids).unsqueeze(1))
         return _Updates(
             input_ids,
             input_updates,
@@ -358,6 +382,24 @@ class _Model:
             noise_updates.view(-1, dim),
             loss,
         )
+
+
+def crowding_scale(uses: Sequence[tuple[torch.Tensor, int]], vocab_size: int, cap: float) -> torch.Tensor:
+    """A factor per row of a table: 1 for a row that a batch uses at most ``cap`` times, ``cap / uses`` above.
+
+    ``uses`` lists ids with the number of examples behind each occurrence. Sequential SGD, as in
+    word2vec.c, moves a row once per example, each time from where the last update left it, so
+    a frequent word's row stops moving once its scores are right. A batch adds all its updates
+    computed at the same point: a row used by hundreds of its examples (*the* without subsampling)
+    takes hundreds of steps in one and overshoots, and training diverges. Scaling such a row's
+    summed update down to ``cap`` times its mean update bounds that step; rows used ``cap`` times
+    or fewer, almost all of them, get plain SGD.
+    """
+    (first, first_weight), *others = uses
+    counts = torch.bincount(first, minlength=vocab_size).mul_(first_weight)
+    for ids, weight in others:
+        counts.add_(torch.bincount(ids, minlength=vocab_size), alpha=weight)
+    return cap / counts.float().clamp_(min=cap)
 
 
 def _add_rows(table: torch.Tensor, ids: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
