@@ -9,16 +9,19 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from sklearn.metrics import accuracy_score, f1_score
 
 from fromzero.classify import (
     BagOfEmbeddings,
     TokenIdDataset,
+    accuracy_intervals,
     average_word_vectors,
     classification_loss,
     embedding_matrix,
     encode_labels,
     pad_collate,
     predict,
+    predict_proba,
 )
 from fromzero.errors import InputError
 from fromzero.train import TrainConfig, fit, make_loader
@@ -155,3 +158,111 @@ def test_bad_input_gives_clear_errors() -> None:
     model = BagOfEmbeddings(vocab_size=5, embedding_dim=2, num_classes=2)
     with pytest.raises(InputError, match="batch, length"):
         model(torch.tensor([1, 2, 3]))
+
+
+def test_predict_proba_rows_are_softmax_and_agree_with_predict() -> None:
+    torch.manual_seed(0)
+    model = BagOfEmbeddings(vocab_size=10, embedding_dim=3, num_classes=4)
+    batches = [pad_collate([([1, 2], 0), ([3], 1)]), pad_collate([([4, 5, 6], 2)])]
+    probabilities = predict_proba(model, batches)
+    assert probabilities.shape == (3, 4)
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    assert np.array_equal(probabilities.argmax(axis=1), predict(model, batches))
+    with pytest.raises(InputError, match=r"predict_proba\(\) got no batches"):
+        predict_proba(model, [])
+
+
+def hand_made_predictions() -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """200 examples of 3 classes; 'good' is right on 190 of them, 'poor' on 120, 'copy' is 'good' again."""
+    rng = np.random.default_rng(5)
+    truth = rng.integers(3, size=200)
+    good, poor = truth.copy(), truth.copy()
+    good[:10] = (truth[:10] + 1) % 3
+    poor[:80] = (truth[:80] + 2) % 3
+    return truth, {"good": good, "poor": poor, "copy": good.copy()}
+
+
+def test_accuracy_intervals_point_scores_match_scikit_learn() -> None:
+    truth, predictions = hand_made_predictions()
+    board = accuracy_intervals(truth, predictions, resamples=200, seed=0)
+    assert board.items == 200
+    assert board.scores.loc["good", "accuracy"] == pytest.approx(0.95)
+    assert board.scores.loc["poor", "accuracy"] == pytest.approx(0.60)
+    for name, predicted in predictions.items():
+        assert board.scores.loc[name, "accuracy"] == pytest.approx(accuracy_score(truth, predicted))
+        assert board.scores.loc[name, "macro-F1"] == pytest.approx(f1_score(truth, predicted, average="macro"))
+        low, high = board.interval(name)
+        assert low <= board.scores.loc[name, "accuracy"] <= high
+    # string labels; a class that the method never predicts counts with F1 = 0, as in scikit-learn
+    truth_strings, never_b = ["a", "a", "b", "b"], ["a", "a", "a", "a"]
+    strings = accuracy_intervals(truth_strings, {"m": never_b}, resamples=10)
+    assert strings.scores.loc["m", "macro-F1"] == pytest.approx(f1_score(truth_strings, never_b, average="macro"))
+
+
+def test_accuracy_interval_has_the_binomial_width() -> None:
+    truth, predictions = hand_made_predictions()
+    low, high = accuracy_intervals(truth, predictions, resamples=2000, seed=1).interval("poor")
+    binomial = 2 * 1.96 * np.sqrt(0.6 * 0.4 / 200)  # the normal approximation's 95 % width
+    assert high - low == pytest.approx(binomial, rel=0.15)
+
+
+def test_identical_methods_differ_by_exactly_zero() -> None:
+    truth, predictions = hand_made_predictions()
+    board = accuracy_intervals(truth, predictions, resamples=300)
+    for metric in ("accuracy", "macro-F1"):
+        assert board.difference("good", "copy", metric) == (0.0, 0.0, 0.0)
+        assert not board.beats("good", "copy", metric) and not board.beats("copy", "good", metric)
+
+
+def test_a_clearly_better_method_beats_a_worse_one() -> None:
+    truth, predictions = hand_made_predictions()
+    board = accuracy_intervals(truth, predictions, resamples=500, seed=3)
+    estimate, low, high = board.difference("good", "poor")
+    assert estimate == pytest.approx(0.35)
+    assert 0 < low < estimate < high
+    assert board.beats("good", "poor") and board.beats("good", "poor", "macro-F1")
+    assert not board.beats("poor", "good")
+
+
+def test_paired_difference_is_tighter_than_separate_intervals() -> None:
+    """Two methods that differ on 4 of 200 examples: their own intervals overlap, yet the paired difference is clear."""
+    truth, predictions = hand_made_predictions()
+    close = predictions["good"].copy()
+    close[10:14] = (truth[10:14] + 1) % 3  # 4 more mistakes
+    board = accuracy_intervals(truth, {"good": predictions["good"], "close": close}, resamples=1000, seed=0)
+    good_low, good_high = board.interval("good")
+    close_high = board.interval("close")[1]
+    assert close_high > good_low  # separately, the two intervals overlap
+    _, low, high = board.difference("good", "close")
+    assert low > 0 and high - low < good_high - good_low  # paired: close never gets right what good gets wrong
+
+
+def test_accuracy_intervals_reproduce_with_a_seed() -> None:
+    truth, predictions = hand_made_predictions()
+    first = accuracy_intervals(truth, predictions, resamples=100, seed=7)
+    again = accuracy_intervals(truth, predictions, resamples=100, seed=7)
+    other = accuracy_intervals(truth, predictions, resamples=100, seed=8)
+    assert np.array_equal(first.resampled["macro-F1"], again.resampled["macro-F1"])
+    assert not np.array_equal(first.resampled["accuracy"], other.resampled["accuracy"])
+    table = first.table(digits=2)
+    assert list(table.columns) == ["accuracy", "macro-F1"] and list(table.index) == ["good", "poor", "copy"]
+    assert table.loc["good", "accuracy"].startswith("0.95 [")
+
+
+def test_accuracy_intervals_reject_bad_input() -> None:
+    truth, predictions = hand_made_predictions()
+    with pytest.raises(InputError, match="at least one method"):
+        accuracy_intervals(truth, {})
+    with pytest.raises(InputError, match=r"'short' has \(199,\) predictions for \(200,\) true labels"):
+        accuracy_intervals(truth, {"short": truth[:-1]})
+    with pytest.raises(InputError, match="non-empty"):
+        accuracy_intervals([], {"m": []})
+    with pytest.raises(InputError, match="0 < level < 1"):
+        accuracy_intervals(truth, predictions, level=95)
+    with pytest.raises(InputError, match="resamples >= 1"):
+        accuracy_intervals(truth, predictions, resamples=0)
+    board = accuracy_intervals(truth, predictions, resamples=10)
+    with pytest.raises(InputError, match=r"no method named 'best'.*good, poor, copy"):
+        board.interval("best")
+    with pytest.raises(InputError, match="no metric named 'f1'"):
+        board.difference("good", "poor", "f1")

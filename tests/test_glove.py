@@ -11,7 +11,9 @@ import torch
 from fromzero import InputError
 from fromzero.embeddings import EmbedOptions, WordVectors, train_embeddings
 from fromzero.embeddings.glove import (
+    ADAGRAD_START,
     ALPHA,
+    DEFAULT_LR,
     X_MAX,
     CellBatches,
     GloVe,
@@ -116,6 +118,32 @@ def test_loss_decreases_and_planted_groups_become_neighbours() -> None:
         for word in members:
             neighbour = nearest_neighbours(vectors.vectors, vectors.words, word, k=1)[0][0]
             assert neighbour in members, f"{word} ({group}) is nearest to {neighbour}"
+
+
+@pytest.mark.parametrize("table", ["word", "context"])
+def test_each_table_alone_learns_the_planted_groups_at_the_default_learning_rate(table: str) -> None:
+    run = fit_glove(planted_corpus(), options(lr=None, batch_size=None, epochs=200))
+    vectors = getattr(run.model, table).weight.detach().numpy()
+    for members in GROUPS.values():
+        for word in members:
+            neighbour = nearest_neighbours(vectors, run.words, word, k=1)[0][0]
+            assert neighbour in members, f"{table}: {word} is nearest to {neighbour}"
+
+
+def test_adagrad_sums_start_at_adagrad_start() -> None:
+    """One batch holding every cell, one step: each parameter moves by lr * g / sqrt(ADAGRAD_START + g^2)."""
+    corpus = planted_corpus(40)
+    words, cells = count_cells(corpus, min_count=1, window=3)
+    run = fit_glove(corpus, options(epochs=1, lr=None, batch_size=len(cells), seed=5))
+    torch.manual_seed(5)
+    start = GloVe(len(words), 8)
+    batch = CellBatches(cells, batch_size=len(cells)).tensors
+    glove_loss(start, batch).backward()
+    for name, parameter in start.named_parameters():
+        gradient = parameter.grad
+        expected = parameter.detach() - DEFAULT_LR * gradient / torch.sqrt(ADAGRAD_START + gradient**2)
+        torch.testing.assert_close(dict(run.model.named_parameters())[name].detach(), expected, rtol=1e-4, atol=1e-6)
+    assert ADAGRAD_START > 0  # a zero start would make every first step exactly +-lr
 
 
 def test_final_vectors_are_the_sum_of_both_tables_and_runs_reproduce() -> None:

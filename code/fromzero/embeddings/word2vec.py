@@ -23,6 +23,11 @@ What else makes it fast
       :data:`NEGATIVE_GROUP` examples shares its draw of negative words, which turns the negative
       scores into one batched matrix product; rows are added with ``scatter_add_``, about three
       times faster on a CPU than ``index_add_``.
+    * A batch's updates are summed, all computed from the tables as they were before it. For most
+      rows that is what sequential SGD would have done; for a word that the batch uses hundreds of
+      times (*the* is 8 % of English tokens) it is hundreds of steps taken at once, which overshoot
+      and make training diverge without subsampling. Such crowded rows take a capped share of their
+      summed update (:func:`crowding_scale`), so that large batches stay safe at any subsampling.
     * Several workers train at once, one per core, each on its own batches, adding its updates to
       the shared tables without waiting for the others ("Hogwild", Recht et al. 2011), as
       word2vec.c and gensim do. Their rare collisions (two workers updating the same row at the
@@ -393,7 +398,9 @@ def crowding_scale(uses: Sequence[tuple[torch.Tensor, int]], vocab_size: int, ca
     computed at the same point: a row used by hundreds of its examples (*the* without subsampling)
     takes hundreds of steps in one and overshoots, and training diverges. Scaling such a row's
     summed update down to ``cap`` times its mean update bounds that step; rows used ``cap`` times
-    or fewer, almost all of them, get plain SGD.
+    or fewer, almost all of them, get plain SGD. The trainer sets ``cap`` to
+    :data:`CROWDING_RATE` divided by the learning rate: what is bounded is the learning rate a row
+    takes in one batch, lr times its uses, so the cap loosens as the learning rate decays.
     """
     (first, first_weight), *others = uses
     counts = torch.bincount(first, minlength=vocab_size).mul_(first_weight)
@@ -577,10 +584,9 @@ class _Schedule:
 def default_workers() -> int:
     """Training threads on the CPU: one per core PyTorch may use, at most 2.
 
-    Two was measured (``bench/README.md``). More workers at the default batch are untested: each
-    adds its batch to rows that the others' batches are also moving, and a single batch of twice the
-    default already makes SGNS diverge at the default learning rate; pass ``workers`` explicitly
-    (and a smaller ``batch_size``) to try more.
+    Two was measured (``bench/README.md``). More workers are untested: each adds its batch to rows
+    that the others' batches are also moving, which the per-batch cap of :func:`crowding_scale`
+    does not see; pass ``workers`` explicitly to try more.
     """
     return max(1, min(2, torch.get_num_threads()))
 

@@ -1,0 +1,179 @@
+"""Every method of ``python -m fromzero embed train`` against its gensim counterpart, and PPMI + SVD beside them.
+
+For each method and seed, two whole new Python processes run one after the other (alternating which
+goes first, since the machine may be shared): the book's command line exactly as a user types it,
+``python -m fromzero embed train --method M --corpus ... --out ...`` (start Python, import torch, read
+the corpus, train, write the word2vec text file), and a few lines of gensim doing the same job
+(:data:`GENSIM_SCRIPT`). Words per second = corpus tokens x epochs / the whole process's wall time.
+Quality is scored on the files the processes wrote: WordSim-353 and SimLex-999 (Spearman correlation
+over covered pairs) and the Google analogies (3CosAdd accuracy over covered questions).
+
+The counterparts: ``sgns`` and ``cbow`` against gensim's ``Word2Vec`` (``sg=1`` / ``sg=0``), ``sgns0``
+(``--subsample 0``) against ``Word2Vec(sample=0)``, ``fasttext`` against gensim's ``FastText`` (skip-gram,
+n-grams of 3 to 6 characters, 2 million buckets). gensim has no GloVe, so ``glove`` is set against gensim's
+skip-gram. PPMI + SVD (Chapter 1's count-based vectors, window 5, context counts smoothed with 3/4, the same
+dimension) is computed once in this process, as the baseline every predictive method should be measured against.
+
+The corpus is ~1.35 million real tokens, all offline: the small scale's text corpus (a Wikipedia sample and
+the Lee news corpus, 527k tokens) and BBC News split into sentences (the distinct articles only). Run with the
+project's environment:
+
+    .venv/bin/python bench/bench_embeddings.py                          # every method, seeds 0 1 2
+    .venv/bin/python bench/bench_embeddings.py --methods sgns --seeds 0  # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from fromzero.counting import cooccurrence_matrix, ppmi, svd_vectors
+from fromzero.data import load_bbc_news, text_corpus
+from fromzero.data.text import tokenized_sentences
+from fromzero.embeddings import WordVectors
+from fromzero.embeddings.io import load_word2vec_format
+from fromzero.embeddings.word2vec import encode_corpus
+from fromzero.evaluate import analogy_table, similarity_table
+
+SETTINGS = {"dim": 100, "window": 5, "negative": 5, "epochs": 3, "min_count": 5}
+SUBSAMPLE = 1e-3
+# method -> (the book's extra options, the gensim model and its extra keyword arguments)
+METHODS = {
+    "sgns": ([], "Word2Vec", {"sg": 1, "sample": SUBSAMPLE}),
+    "sgns0": (["--subsample=0"], "Word2Vec", {"sg": 1, "sample": 0}),
+    "cbow": ([], "Word2Vec", {"sg": 0, "sample": SUBSAMPLE}),
+    "fasttext": ([], "FastText", {"sg": 1, "sample": SUBSAMPLE, "min_n": 3, "max_n": 6, "bucket": 2_000_000}),
+    "glove": ([], "Word2Vec", {"sg": 1, "sample": SUBSAMPLE}),
+}
+BOOK_METHOD = {"sgns0": "sgns"}  # the command-line method behind a benchmark name, where they differ
+
+GENSIM_SCRIPT = """
+import sys
+from gensim.models import FastText, Word2Vec
+
+corpus, out, seed, workers, model = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+options = eval(sys.argv[6])
+with open(corpus, encoding="utf-8") as handle:
+    sentences = [line.split() for line in handle if line.strip()]
+trained = {{"Word2Vec": Word2Vec, "FastText": FastText}}[model](
+    sentences, vector_size={dim}, window={window}, negative={negative}, epochs={epochs}, min_count={min_count},
+    workers=workers, seed=seed, **options)
+trained.wv.save_word2vec_format(out)
+""".format(**SETTINGS)
+
+
+def build_corpus(path: Path) -> list[list[str]]:
+    """Write the benchmark corpus to ``path``, one tokenised sentence per line; return its sentences."""
+    news = load_bbc_news().drop_duplicates("text")
+    sentences = text_corpus("small") + [tokens for text in news["text"] for tokens in tokenized_sentences(text)]
+    path.write_text("\n".join(" ".join(tokens) for tokens in sentences) + "\n", encoding="utf-8")
+    return sentences
+
+
+def fromzero_command(method: str, corpus: Path, out: Path, seed: int) -> list[str]:
+    options = [f"--{name.replace('_', '-')}={value}" for name, value in SETTINGS.items()]
+    return [sys.executable, "-m", "fromzero", "embed", "train", "--method", BOOK_METHOD.get(method, method),
+            "--corpus", str(corpus), "--out", str(out), *options, *METHODS[method][0], f"--seed={seed}",
+            "--device=cpu"]
+
+
+def gensim_command(method: str, corpus: Path, out: Path, seed: int, workers: int) -> list[str]:
+    _, model, options = METHODS[method]
+    return [sys.executable, "-c", GENSIM_SCRIPT, str(corpus), str(out), str(seed), str(workers), model, repr(options)]
+
+
+def run_timed(command: list[str]) -> float:
+    """Wall seconds of a whole process; exits with its error output if it fails."""
+    started = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if completed.returncode != 0:
+        sys.exit(f"{' '.join(command[:8])} ... failed:\n{completed.stderr[-3000:]}")
+    return seconds
+
+
+def quality(vectors: WordVectors) -> dict[str, float]:
+    similarity = similarity_table(vectors.words, vectors.vectors)
+    analogies = analogy_table(vectors.words, vectors.vectors, methods=("3cosadd",))
+    return {
+        "wordsim353": float(similarity.loc["wordsim353", "spearman"]),
+        "simlex999": float(similarity.loc["simlex999", "spearman"]),
+        "analogy": float(analogies.loc["all", "3cosadd"]),
+    }
+
+
+def ppmi_svd(sentences: list[list[str]]) -> dict[str, float]:
+    """Chapter 1's count-based vectors on the same corpus and vocabulary: the baseline."""
+    started = time.perf_counter()
+    encoded = encode_corpus(sentences, SETTINGS["min_count"])
+    row = {word: i for i, word in enumerate(encoded.words)}
+    ids = [[row[word] for word in sentence if word in row] for sentence in sentences]
+    counts = cooccurrence_matrix(ids, len(row), window=SETTINGS["window"])
+    vectors = svd_vectors(ppmi(counts), dim=SETTINGS["dim"], seed=0)
+    return {"seconds": time.perf_counter() - started, **quality(WordVectors(encoded.words, vectors))}
+
+
+def report(results: dict[str, dict[str, list[dict[str, float]]]], baseline: dict[str, float], tokens: int) -> None:
+    """The means over seeds as a Markdown table (for bench/README.md), with the ratios the targets are about."""
+    print("\n| method | book words/s | gensim words/s | speed ratio | book WordSim | gensim WordSim | WordSim ratio "
+          "| book SimLex | gensim SimLex | book analogies | gensim analogies |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for method, sides in results.items():
+        book, gensim = ({key: statistics.mean(run[key] for run in runs) for key in runs[0]} for runs in sides.values())
+        pairs = zip(sides["fromzero"], sides["gensim"], strict=True)
+        speed = [ours["words_per_second"] / theirs["words_per_second"] for ours, theirs in pairs]
+        print(f"| {method} | {book['words_per_second']:,.0f} | {gensim['words_per_second']:,.0f} "
+              f"| {statistics.median(speed):.2f} | {book['wordsim353']:.3f} | {gensim['wordsim353']:.3f} "
+              f"| {book['wordsim353'] / gensim['wordsim353']:.2f} | {book['simlex999']:.3f} "
+              f"| {gensim['simlex999']:.3f} "
+              f"| {book['analogy']:.4f} | {gensim['analogy']:.4f} |")
+    print(f"| PPMI + SVD (in-process, {baseline['seconds']:.0f} s) | | | | {baseline['wordsim353']:.3f} | | "
+          f"| {baseline['simlex999']:.3f} | | {baseline['analogy']:.4f} | |")
+    print(f"\ncorpus {tokens:,} tokens; speed ratio = median over seeds of book words/s / gensim words/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS), help="(all)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to average over (0 1 2)")
+    parser.add_argument("--workers", type=int, default=2, help="gensim worker threads (2)")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        corpus = Path(folder) / "corpus.txt"
+        sentences = build_corpus(corpus)
+        tokens = sum(len(sentence) for sentence in sentences)
+        print(f"corpus: {tokens:,} tokens; settings {SETTINGS}, subsampling {SUBSAMPLE} unless the method says 0; "
+              f"gensim workers={args.workers}")
+        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+              f"load average {os.getloadavg()[0]:.1f} at start, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        baseline = ppmi_svd(sentences)
+        print(f"PPMI + SVD: {baseline}", flush=True)
+        results: dict[str, dict[str, list[dict[str, float]]]] = {}
+        for method in args.methods:
+            results[method] = {"fromzero": [], "gensim": []}
+            for position, seed in enumerate(args.seeds):
+                for side in ("fromzero", "gensim") if position % 2 == 0 else ("gensim", "fromzero"):
+                    out = Path(folder) / f"{method}-{side}-{seed}.txt"
+                    if side == "fromzero":
+                        seconds = run_timed(fromzero_command(method, corpus, out, seed))
+                    else:
+                        seconds = run_timed(gensim_command(method, corpus, out, seed, args.workers))
+                    row = {"seconds": seconds, "words_per_second": tokens * SETTINGS["epochs"] / seconds,
+                           **quality(load_word2vec_format(out))}
+                    results[method][side].append(row)
+                    print(f"{method:>8} seed {seed} {side:>8}: {seconds:6.1f} s, {row['words_per_second']:>9,.0f} "
+                          f"words/s, WordSim-353 {row['wordsim353']:.3f}, SimLex-999 {row['simlex999']:.3f}, "
+                          f"analogy {row['analogy']:.4f}  (load {os.getloadavg()[0]:.1f})", flush=True)
+        report(results, baseline, tokens)
+
+
+if __name__ == "__main__":
+    main()
