@@ -374,6 +374,6 @@ def _spearman_rows(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 def _analogy_correct(model: tuple[Sequence[str], np.ndarray], index: Mapping[str, int], shared: set[str]) -> np.ndarray:
     """For each Google question whose four words are in ``shared``: did 3CosAdd, over the whole vocabulary, get it?"""
     questions = analogy_questions()
-    usable = questions[["a", "b", "c", "d"]].isin(shared).all(axis=1).to_numpy()
+    usable = np.logical_and.reduce([questions[column].map(lambda word: word in shared) for column in "abcd"])
     rows = {column: questions.loc[usable, column].map(index).to_numpy() for column in "abcd"}
     return solve_analogies(model[1], rows["a"], rows["b"], rows["c"]) == rows["d"]

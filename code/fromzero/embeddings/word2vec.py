@@ -25,9 +25,11 @@ What else makes it fast
       times faster on a CPU than ``index_add_``.
     * A batch's updates are summed, all computed from the tables as they were before it. For most
       rows that is what sequential SGD would have done; for a word that the batch uses hundreds of
-      times (*the* is 8 % of English tokens) it is hundreds of steps taken at once, which overshoot
-      and make training diverge without subsampling. Such crowded rows take a capped share of their
-      summed update (:func:`crowding_scale`), so that large batches stay safe at any subsampling.
+      times (*the* is 8 % of the tokens of the book's corpus) it is hundreds of steps taken at once,
+      which overshoot and make training diverge without subsampling. Such crowded rows take a capped
+      share of their summed update (:func:`crowding_scale`), so that large batches stay safe at any
+      subsampling. With subsampling on, the cap still acts on the output rows of a few dozen frequent
+      words: negatives are drawn from the raw counts, so *the* stays the most frequent negative.
     * Several workers train at once, one per core, each on its own batches, adding its updates to
       the shared tables without waiting for the others ("Hogwild", Recht et al. 2011), as
       word2vec.c and gensim do. Their rare collisions (two workers updating the same row at the
