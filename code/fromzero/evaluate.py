@@ -345,7 +345,8 @@ def scoreboard(
         scores[benchmark] = _spearman_rows(human[None, :], cosines)
         resampled[benchmark] = np.stack([_spearman_rows(human[draws], row[draws]) for row in cosines])
         items[benchmark] = len(used)
-    correct = np.stack([_analogy_correct(models[name], indexes[name], shared) for name in models])
+    questions = analogy_questions()
+    correct = np.stack([_analogy_correct(models[name][1], indexes[name], shared, questions) for name in models])
     if correct.shape[1] == 0:
         raise InputError("the models share no Google analogy question: too few to score")
     draws = rng.integers(correct.shape[1], size=(resamples, correct.shape[1]))
@@ -371,9 +372,10 @@ def _spearman_rows(first: np.ndarray, second: np.ndarray) -> np.ndarray:
         return numerator / denominator
 
 
-def _analogy_correct(model: tuple[Sequence[str], np.ndarray], index: Mapping[str, int], shared: set[str]) -> np.ndarray:
-    """For each Google question whose four words are in ``shared``: did 3CosAdd, over the whole vocabulary, get it?"""
-    questions = analogy_questions()
+def _analogy_correct(
+    vectors: np.ndarray, index: Mapping[str, int], shared: set[str], questions: pd.DataFrame
+) -> np.ndarray:
+    """For each question whose four words are in ``shared``: did 3CosAdd, over the whole vocabulary, get it?"""
     usable = np.logical_and.reduce([questions[column].map(lambda word: word in shared) for column in "abcd"])
     rows = {column: questions.loc[usable, column].map(index).to_numpy() for column in "abcd"}
-    return solve_analogies(model[1], rows["a"], rows["b"], rows["c"]) == rows["d"]
+    return solve_analogies(vectors, rows["a"], rows["b"], rows["c"]) == rows["d"]
