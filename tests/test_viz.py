@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import sys
+import types
+from collections.abc import Iterator
+
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from fromzero.errors import InputError
-from fromzero.viz import PROJECTION_METHODS, EmbeddingExplorer, project, projection_quality
+from fromzero.viz import (
+    BOOK_BUILD_VARIABLE,
+    PROJECTION_METHODS,
+    PROJECTION_NAMES,
+    EmbeddingExplorer,
+    neighbours_kept,
+    plotly_js_file,
+    project,
+    projection_quality,
+    use_plotly_renderer,
+)
 
 
 def two_clusters(per_cluster: int = 20, dim: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -198,18 +213,123 @@ def test_explorer_widget_has_controls_and_redraws(explorer: EmbeddingExplorer, m
     assert drawn[-1] == ("b2", 6, "pca")
 
 
-def test_book_renderer_inlines_plotly_js_in_the_first_figure_only() -> None:
-    import plotly.graph_objects as go
+MENU_WORDS = ["a0", "b3", "a7"]
+
+
+@pytest.fixture(scope="module")
+def menu(explorer: EmbeddingExplorer) -> go.Figure:
+    return explorer.menu_figure(MENU_WORDS, k=4)
+
+
+def press(fig: go.Figure, button: object) -> None:
+    """Do to ``fig`` what plotly.js does when a reader clicks ``button`` of an update menu."""
+    if button.method == "update":
+        fig.plotly_update(restyle_data=button.args[0], relayout_data=button.args[1])
+    else:
+        assert button.method == "restyle"
+        fig.plotly_restyle(button.args[0], trace_indexes=button.args[1])
+
+
+def assert_shows(fig: go.Figure, explorer: EmbeddingExplorer, word: str, method: str) -> None:
+    """The visible traces are exactly those of ``explorer.figure(word, method=method)``, on the explorer's points."""
+    visible = [trace for trace in fig.data if trace.visible]
+    expected = explorer.figure(word, k=4, method=method).data
+    assert [trace.name for trace in visible] == [trace.name for trace in expected]
+    for shown, wanted in zip(visible, expected, strict=True):
+        for key in ("x", "y", "text", "hovertext", "mode"):
+            assert shown[key] == wanted[key], f"{method}, {word}: {shown.name}'s {key} differs"
+    groups = [trace for trace in visible if trace.mode == "markers"]
+    assert sorted(word for trace in groups for word in trace.hovertext) == sorted(WORDS)
+    for trace in groups:
+        for point_word, x, y in zip(trace.hovertext, trace.x, trace.y, strict=True):
+            assert (x, y) == tuple(explorer.points(method)[explorer.index[point_word]])
+    assert fig.layout.xaxis.title.text == f"{PROJECTION_NAMES[method]} 1"
+
+
+def test_menu_figure_has_projection_buttons_and_a_word_menu(menu: go.Figure) -> None:
+    projections, words = menu.layout.updatemenus
+    assert [button.label for button in projections.buttons] == ["PCA", "t-SNE", "UMAP"]
+    assert [button.label for button in words.buttons] == MENU_WORDS
+    assert projections.active == 0 and words.active == 0
+
+
+def test_menu_figure_starts_on_the_first_projection_and_word(explorer: EmbeddingExplorer, menu: go.Figure) -> None:
+    assert_shows(menu, explorer, "a0", "pca")
+
+
+@pytest.mark.parametrize("word_first", [False, True], ids=["projection then word", "word then projection"])
+def test_every_choice_of_the_menus_shows_exactly_its_projection_and_word(
+    explorer: EmbeddingExplorer, menu: go.Figure, word_first: bool
+) -> None:
+    projections, words = menu.layout.updatemenus
+    for method, projection_button in zip(PROJECTION_METHODS, projections.buttons, strict=True):
+        for word, word_button in zip(MENU_WORDS, words.buttons, strict=True):
+            fig = go.Figure(menu)
+            for button in (word_button, projection_button) if word_first else (projection_button, word_button):
+                press(fig, button)
+            assert_shows(fig, explorer, word, method)
+
+
+def test_menu_figure_rejects_bad_requests_before_projecting(explorer: EmbeddingExplorer) -> None:
+    with pytest.raises(InputError, match="'zebra' is not among"):
+        explorer.menu_figure(["a0", "zebra"])
+    with pytest.raises(InputError, match="at least one query word"):
+        explorer.menu_figure([])
+    with pytest.raises(InputError, match="unknown projection method 'lda'"):
+        explorer.menu_figure("a0", methods=["pca", "lda"])
+
+
+@pytest.fixture
+def plotly_default() -> Iterator[None]:
+    """Restore plotly's default renderer after a test that chooses one."""
     import plotly.io as pio
 
-    from fromzero.viz import use_plotly_renderer
-
     previous = pio.renderers.default
-    try:
-        assert use_plotly_renderer() == "fromzero_book"
-        sizes = [len(pio.renderers._build_mime_bundle(go.Figure(go.Scatter(y=[i, 1])).to_dict())["text/html"])
-                 for i in range(3)]
-    finally:
-        pio.renderers.default = previous
-    assert sizes[0] > 1_000_000, "the first figure must carry plotly.js, so the page works offline"
-    assert max(sizes[1:]) < 20_000, f"later figures must not repeat plotly.js: {sizes}"
+    yield
+    pio.renderers.default = previous
+
+
+def bundle(figure: go.Figure) -> dict[str, object]:
+    import plotly.io as pio
+
+    return pio.renderers._build_mime_bundle(figure.to_dict())
+
+
+def test_book_build_figures_leave_plotly_js_to_the_page(monkeypatch, plotly_default: None) -> None:
+    monkeypatch.setenv(BOOK_BUILD_VARIABLE, "1")
+    assert use_plotly_renderer() == "fromzero_book"
+    html = bundle(go.Figure(go.Scatter(y=[1, 2])))["text/html"]
+    assert "plotly-graph-div" in html and "Plotly.newPlot" in html
+    assert len(html) < 20_000, "plotly.js must come from the book's _static folder, not from every figure"
+    assert "<script src" not in html and "cdn" not in html.lower(), "the book must work offline"
+
+
+def test_outside_the_book_each_figure_is_plotly_json(monkeypatch, plotly_default: None) -> None:
+    # JupyterLab, Notebook 7 and VS Code draw this mime type with their own plotly.js: a figure needs no
+    # earlier output, so it comes back after a page reload and inside a widget that redraws.
+    monkeypatch.delenv(BOOK_BUILD_VARIABLE, raising=False)
+    assert use_plotly_renderer() == "plotly_mimetype"
+    assert set(bundle(go.Figure(go.Scatter(y=[1, 2])))) == {"application/vnd.plotly.v1+json"}
+
+
+def test_colab_gets_plotlys_colab_renderer(monkeypatch, plotly_default: None) -> None:
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setenv(BOOK_BUILD_VARIABLE, "1")  # Colab wins even if the variable leaked into its environment
+    assert use_plotly_renderer() == "colab"
+
+
+def test_the_installed_plotly_ships_plotly_js_for_the_book() -> None:
+    path = plotly_js_file()
+    assert path is not None and path.stat().st_size > 1_000_000
+    assert path.read_text(encoding="utf-8")[:2000].lstrip().startswith("/**"), "not the plotly.js bundle"
+
+
+def test_neighbours_kept_is_one_number_per_word_and_averages_to_the_quality() -> None:
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(size=(30, 6))
+    points = rng.normal(size=(30, 2))
+    kept = neighbours_kept(vectors, points, k=4)
+    assert kept.shape == (30,) and ((kept >= 0) & (kept <= 1)).all()
+    assert kept.mean() == pytest.approx(projection_quality(vectors, points, k=4)["neighbours kept"])
+    flat = np.hstack([points, np.zeros((30, 4))])  # the picture is the vectors themselves, up to scale
+    assert (neighbours_kept(flat, points / np.linalg.norm(points, axis=1, keepdims=True), k=4) == 1).all()

@@ -1,22 +1,36 @@
 """Figures for the book: interactive plotly figures that show up everywhere, and maps of word vectors.
 
-A plotly figure is a JSON description that a front end draws with plotly.js. JupyterLab draws it
-natively and Colab has its own renderer, but the static HTML book is built by executing the
-notebook with no browser attached, so there the figure must arrive as self-contained HTML
-(:func:`use_plotly_renderer`).
+A plotly figure is a JSON description that a front end draws with plotly.js (4.8 MB). Where that
+library comes from depends on where the notebook runs, and :func:`use_plotly_renderer` chooses:
+
+* **The book build** (the ``fromzero.sphinx_book`` extension sets the environment variable
+  :data:`BOOK_BUILD_VARIABLE` before it executes the notebooks): every figure is a plain HTML ``div``
+  and a script that calls ``Plotly.newPlot``, without plotly.js. The extension copies plotly.js
+  from the installed ``plotly`` package into the book's ``_static`` folder once and loads it in the
+  pages that have a figure, so the library is downloaded once per book (then cached), and nothing
+  comes from a CDN: the book works offline.
+* **Colab**: plotly's ``colab`` renderer, where every figure loads plotly.js itself.
+* **Everywhere else** (JupyterLab, Notebook 7, VS Code): plotly's JSON mime type, which the front
+  end draws with its own copy of plotly.js (JupyterLab and Notebook 7 through the
+  ``jupyterlab-plotly`` extension that ships inside the ``plotly`` package). Nothing depends on an
+  earlier output, so a figure redraws after a page reload and inside a widget.
 
 The second half serves Chapter 5: :func:`project` maps word vectors to two dimensions (PCA, t-SNE
 or UMAP), :func:`projection_quality` measures what a map kept, and :class:`EmbeddingExplorer` is a
 small version of the TensorFlow Embedding Projector: a hoverable scatter of words with query words
-and their nearest neighbours highlighted, and, with a kernel running, ipywidgets controls.
+and their nearest neighbours highlighted, a figure whose own menus switch projection and query
+word without Python (for the static page), and, with a kernel running, ipywidgets controls.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections import Counter
 from collections.abc import Sequence
+from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,53 +39,62 @@ from fromzero.errors import InputError
 from fromzero.evaluate import nearest_neighbours, normalise_rows
 
 BOOK_RENDERER = "fromzero_book"
+BOOK_BUILD_VARIABLE = "FROMZERO_BOOK_BUILD"  # set (to "1") by fromzero.sphinx_book while the book executes notebooks
+
+
+def plotly_js_file() -> Path | None:
+    """The minified plotly.js that the installed ``plotly`` package ships (``None`` without plotly)."""
+    spec = find_spec("plotly")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
+    return path if path.exists() else None
 
 
 def _book_renderer_class() -> type:
     import plotly.io as pio
 
     class BookHtmlRenderer(pio.base_renderers.MimetypeRenderer):
-        """Figures as HTML with plotly.js inlined in the first one, so the page works offline.
+        """Figures as HTML without plotly.js, which the book's pages load once from ``_static``.
 
-        Plotly's own ``notebook`` renderer also loads MathJax from a CDN for every figure, which
-        fails offline and which the book does not need (its maths is typeset by the page itself).
-        Whether plotly.js was sent is a class attribute: plotly renders with a copy of the renderer,
-        so an instance attribute would be reset for every figure and each would carry 4.8 MB.
+        Plotly's own HTML renderers either inline plotly.js (4.8 MB in every page that has a figure)
+        or load it from a CDN, which fails offline; they also load MathJax from a CDN, which the
+        book does not need (its maths is typeset by the page itself).
         """
-
-        plotlyjs_sent = False
 
         def to_mimebundle(self, fig_dict: dict[str, Any]) -> dict[str, str]:
             html = pio.to_html(
                 fig_dict,
-                include_plotlyjs=not self.plotlyjs_sent,
+                include_plotlyjs=False,
                 include_mathjax=False,
                 full_html=False,
                 default_width="100%",
                 default_height=525,
                 validate=False,
             )
-            type(self).plotlyjs_sent = True
             return {"text/html": html}
 
     return BookHtmlRenderer
 
 
-def use_plotly_renderer() -> str:
-    """Choose plotly's renderer for where this notebook runs; return its name.
+def in_book_build() -> bool:
+    """Whether this process runs inside the book build (see :data:`BOOK_BUILD_VARIABLE`)."""
+    return os.environ.get(BOOK_BUILD_VARIABLE, "") not in ("", "0")
 
-    Colab gets plotly's ``colab`` renderer. Everywhere else (Jupyter, JupyterLab and the book
-    build) figures are emitted as HTML only: the book's builder has no renderer for plotly's JSON
-    mime type and would warn about it.
-    """
+
+def use_plotly_renderer() -> str:
+    """Choose plotly's renderer for where this notebook runs (see the module's docstring); return its name."""
     import plotly.io as pio
 
     if "google.colab" in sys.modules:
-        pio.renderers.default = "colab"
-    else:
+        name = "colab"
+    elif in_book_build():
         pio.renderers[BOOK_RENDERER] = _book_renderer_class()()
-        pio.renderers.default = BOOK_RENDERER
-    return pio.renderers.default
+        name = BOOK_RENDERER
+    else:
+        name = "plotly_mimetype"
+    pio.renderers.default = name
+    return name
 
 
 # --------------------------------------------------------------------------------------------------
@@ -166,7 +189,7 @@ def projection_quality(vectors: np.ndarray, points: np.ndarray, k: int = 10) -> 
     * ``trustworthiness`` (scikit-learn): 1 when every point's ``k`` nearest neighbours in the picture
       are also close in the original space; it penalises false neighbours created by the projection.
     * ``neighbours kept``: the average share of each point's ``k`` nearest neighbours (cosine, in the
-      original space) that are also among its ``k`` nearest in the picture.
+      original space) that are also among its ``k`` nearest in the picture (:func:`neighbours_kept`).
     * ``distance correlation``: Spearman correlation between all pairwise distances before and
       after, a measure of the *global* layout (which clusters are far from which).
     """
@@ -174,19 +197,33 @@ def projection_quality(vectors: np.ndarray, points: np.ndarray, k: int = 10) -> 
     from scipy.stats import spearmanr
     from sklearn.manifold import trustworthiness
 
+    unit, points = _check_points(vectors, points, k)
+    return {
+        "trustworthiness": float(trustworthiness(unit, points, n_neighbors=k)),
+        "neighbours kept": float(neighbours_kept(vectors, points, k).mean()),
+        "distance correlation": float(spearmanr(pdist(unit), pdist(points)).statistic),
+    }
+
+
+def neighbours_kept(vectors: np.ndarray, points: np.ndarray, k: int = 10) -> np.ndarray:
+    """Per word, the share of its ``k`` nearest neighbours (cosine) that stay among its ``k`` nearest in ``points``.
+
+    One number per word, so that two projections can be compared word by word (a paired
+    comparison) and the comparison given an interval by resampling the words.
+    """
+    unit, points = _check_points(vectors, points, k)
+    before, after = _knn_sets(unit, k), _knn_sets(points, k)
+    return np.array([len(b & a) / k for b, a in zip(before, after, strict=True)])
+
+
+def _check_points(vectors: np.ndarray, points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     unit = normalise_rows(_check_vectors(vectors))
     points = np.asarray(points, dtype=np.float64)
     if points.shape != (len(unit), 2):
         raise InputError(f"points must have shape ({len(unit)}, 2) to match the vectors, got {points.shape}")
     if not 1 <= k < len(unit) / 2:
         raise InputError(f"k must be between 1 and {(len(unit) - 1) // 2} for {len(unit)} points, got {k}")
-    before, after = _knn_sets(unit, k), _knn_sets(points, k)
-    kept = np.mean([len(b & a) / k for b, a in zip(before, after, strict=True)])
-    return {
-        "trustworthiness": float(trustworthiness(unit, points, n_neighbors=k)),
-        "neighbours kept": float(kept),
-        "distance correlation": float(spearmanr(pdist(unit), pdist(points)).statistic),
-    }
+    return unit, points
 
 
 def _knn_sets(points: np.ndarray, k: int) -> list[set[int]]:
@@ -239,6 +276,87 @@ class EmbeddingExplorer:
         if word not in self.index:
             raise InputError(f"{word!r} is not among the explorer's {len(self.words)} words")
 
+    def _check_request(self, queries: Sequence[str], k: int, methods: Sequence[str]) -> None:
+        """Validate everything before the (possibly slow) projections."""
+        for word in queries:
+            self._check_word(word)
+        if not 1 <= k < len(self.words):
+            raise InputError(f"k must be between 1 and {len(self.words) - 1}, got {k}")
+        for method in methods:
+            if method not in PROJECTION_METHODS:
+                raise InputError(f"unknown projection method {method!r}: choose one of {', '.join(PROJECTION_METHODS)}")
+
+    def _group_traces(self, points: np.ndarray, opacity: float) -> list[Any]:
+        """Every word as a point, one trace per group (so that a click on the legend hides a group)."""
+        import plotly.graph_objects as go
+
+        groups = self.groups or ["words"] * len(self.words)
+        traces = []
+        for group in dict.fromkeys(groups):
+            rows = [row for row, label in enumerate(groups) if label == group]
+            traces.append(
+                go.Scatter(
+                    x=points[rows, 0].tolist(),
+                    y=points[rows, 1].tolist(),
+                    mode="markers",
+                    name=group,
+                    hovertext=[self.words[row] for row in rows],
+                    hoverinfo="text",
+                    marker={"size": 7, "opacity": opacity},
+                )
+            )
+        return traces
+
+    def _query_traces(self, points: np.ndarray, word: str, k: int) -> list[Any]:
+        """Three traces: lines from ``word`` to its ``k`` neighbours, the neighbours circled, ``word`` as a star."""
+        import plotly.graph_objects as go
+
+        found = self.neighbours(word, k)
+        rows = [self.index[neighbour] for neighbour, _ in found]
+        centre = points[self.index[word]].tolist()
+        line_x = [value for row in rows for value in (centre[0], float(points[row, 0]), None)]
+        line_y = [value for row in rows for value in (centre[1], float(points[row, 1]), None)]
+        return [
+            go.Scatter(
+                x=line_x,
+                y=line_y,
+                mode="lines",
+                line={"width": 1, "color": "grey"},
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=word,
+            ),
+            go.Scatter(
+                x=points[rows, 0].tolist(),
+                y=points[rows, 1].tolist(),
+                mode="markers+text",
+                name=f"{k} nearest to {word}",
+                text=[neighbour for neighbour, _ in found],
+                textposition="top center",
+                legendgroup=word,
+                hovertext=[f"{neighbour} (cos {similarity:.2f} to {word})" for neighbour, similarity in found],
+                hoverinfo="text",
+                marker={"size": 10, "symbol": "circle-open", "line": {"width": 2}},
+            ),
+            go.Scatter(
+                x=[centre[0]],
+                y=[centre[1]],
+                mode="markers+text",
+                name=word,
+                text=[word],
+                textposition="bottom center",
+                hovertext=[word],
+                hoverinfo="text",
+                legendgroup=word,
+                marker={"size": 16, "symbol": "star", "line": {"width": 1, "color": "black"}},
+            ),
+        ]
+
+    @staticmethod
+    def _axis_titles(method: str) -> dict[str, str]:
+        name = PROJECTION_NAMES[method]
+        return {"xaxis.title.text": f"{name} 1", "yaxis.title.text": f"{name} 2"}
+
     def figure(
         self, queries: Sequence[str] | str = (), k: int = 5, method: str = "pca", title: str | None = None
     ) -> Any:
@@ -246,99 +364,135 @@ class EmbeddingExplorer:
         import plotly.graph_objects as go
 
         queries = [queries] if isinstance(queries, str) else list(queries)
-        for word in queries:  # validate everything before the (possibly slow) projection
-            self._check_word(word)
-        if not 1 <= k < len(self.words):
-            raise InputError(f"k must be between 1 and {len(self.words) - 1}, got {k}")
-        if method not in PROJECTION_METHODS:
-            raise InputError(f"unknown projection method {method!r}: choose one of {', '.join(PROJECTION_METHODS)}")
+        self._check_request(queries, k, [method])
         points = self.points(method)
-        fig = go.Figure()
-        groups = self.groups or ["words"] * len(self.words)
-        faded = 0.35 if queries else 0.8
-        for group in dict.fromkeys(groups):
-            rows = [row for row, label in enumerate(groups) if label == group]
-            fig.add_trace(
-                go.Scatter(
-                    x=points[rows, 0],
-                    y=points[rows, 1],
-                    mode="markers",
-                    name=group,
-                    hovertext=[self.words[row] for row in rows],
-                    hoverinfo="text",
-                    marker={"size": 7, "opacity": faded},
-                )
-            )
+        fig = go.Figure(self._group_traces(points, opacity=0.35 if queries else 0.8))
         for word in queries:
-            found = self.neighbours(word, k)
-            rows = [self.index[neighbour] for neighbour, _ in found]
-            centre = points[self.index[word]]
-            line_x = [value for row in rows for value in (centre[0], points[row, 0], None)]
-            line_y = [value for row in rows for value in (centre[1], points[row, 1], None)]
-            fig.add_trace(
-                go.Scatter(
-                    x=line_x,
-                    y=line_y,
-                    mode="lines",
-                    line={"width": 1, "color": "grey"},
-                    hoverinfo="skip",
-                    showlegend=False,
-                    legendgroup=word,
-                )
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=points[rows, 0],
-                    y=points[rows, 1],
-                    mode="markers+text",
-                    name=f"{k} nearest to {word}",
-                    text=[neighbour for neighbour, _ in found],
-                    textposition="top center",
-                    legendgroup=word,
-                    hovertext=[f"{neighbour} (cos {similarity:.2f} to {word})" for neighbour, similarity in found],
-                    hoverinfo="text",
-                    marker={"size": 10, "symbol": "circle-open", "line": {"width": 2}},
-                )
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=[centre[0]],
-                    y=[centre[1]],
-                    mode="markers+text",
-                    name=word,
-                    text=[word],
-                    textposition="bottom center",
-                    hovertext=[word],
-                    hoverinfo="text",
-                    legendgroup=word,
-                    marker={"size": 16, "symbol": "star", "line": {"width": 1, "color": "black"}},
-                )
-            )
-        name = PROJECTION_NAMES[method]
+            fig.add_traces(self._query_traces(points, word, k))
         if title is None:
-            title = f"{len(self.words)} words, {name}"
+            title = f"{len(self.words)} words, {PROJECTION_NAMES[method]}"
             if queries:
                 title += f": {', '.join(queries)} and their {k} nearest neighbours"
         fig.update_layout(
-            title=title,
-            xaxis_title=f"{name} 1",
-            yaxis_title=f"{name} 2",
-            height=560,
-            legend={"itemsizing": "constant"},
-            margin={"l": 40, "r": 10, "t": 50, "b": 40},
+            title=title, height=560, legend={"itemsizing": "constant"}, margin={"l": 40, "r": 10, "t": 50, "b": 40}
         )
+        fig.plotly_relayout(self._axis_titles(method))
         return fig
+
+    def menu_figure(
+        self,
+        queries: Sequence[str] | str,
+        k: int = 5,
+        methods: Sequence[str] = PROJECTION_METHODS,
+        title: str | None = None,
+    ) -> Any:
+        """The explorer without a kernel: one figure whose own controls choose the projection and the query word.
+
+        It holds the traces of every projection in ``methods`` (the first is shown first): buttons
+        show one projection's traces and hide the others, and a menu lists ``queries``. Choosing a
+        word rewrites the data of the three highlighting traces (lines, neighbours, star) of
+        *every* projection at once, so the two controls combine freely: plotly.js does it all in
+        the browser, which is why this figure works on a static page, where :meth:`widget` cannot.
+        """
+        import plotly.graph_objects as go
+
+        queries = [queries] if isinstance(queries, str) else list(queries)
+        methods = list(methods)
+        if not queries or not methods:
+            raise InputError("menu_figure needs at least one query word and one projection method")
+        self._check_request(queries, k, methods)
+        fig = go.Figure()
+        shown_with: list[str] = []  # the projection method each trace belongs to
+        query_traces: list[int] = []  # the highlighting traces, which the word menu rewrites
+        for method in methods:
+            points = self.points(method)
+            fig.add_traces(self._group_traces(points, opacity=0.35))
+            highlights = self._query_traces(points, queries[0], k)
+            query_traces += range(len(fig.data), len(fig.data) + len(highlights))
+            fig.add_traces(highlights)
+            shown_with += [method] * (len(fig.data) - len(shown_with))
+        for trace, method in zip(fig.data, shown_with, strict=True):
+            trace.visible = method == methods[0]
+
+        projection_buttons = [
+            {
+                "label": PROJECTION_NAMES[method],
+                "method": "update",
+                "args": [{"visible": [owner == method for owner in shown_with]}, self._axis_titles(method)],
+            }
+            for method in methods
+        ]
+        word_buttons = [
+            {"label": word, "method": "restyle", "args": [self._query_changes(word, k, methods), query_traces]}
+            for word in queries
+        ]
+        fig.update_layout(
+            title=title or f"{len(self.words)} words: a query word and its {k} nearest neighbours",
+            height=620,
+            legend={"itemsizing": "constant"},
+            margin={"l": 40, "r": 10, "t": 100, "b": 40},
+            updatemenus=[
+                {
+                    "type": "buttons",
+                    "direction": "right",
+                    "buttons": projection_buttons,
+                    "active": 0,
+                    "x": 0,
+                    "xanchor": "left",
+                    "y": 1.02,
+                    "yanchor": "bottom",
+                    "pad": {"r": 0, "t": 0},
+                },
+                {
+                    "type": "dropdown",
+                    "direction": "down",
+                    "buttons": word_buttons,
+                    "active": 0,
+                    "x": 0.56,
+                    "xanchor": "left",
+                    "y": 1.02,
+                    "yanchor": "bottom",
+                    "pad": {"r": 0, "t": 0},
+                },
+            ],
+            annotations=[
+                {
+                    "text": "query word:",
+                    "showarrow": False,
+                    "xref": "paper",
+                    "yref": "paper",
+                    "x": 0.55,
+                    "xanchor": "right",
+                    "y": 1.035,
+                    "yanchor": "bottom",
+                }
+            ],
+        )
+        fig.plotly_relayout(self._axis_titles(methods[0]))
+        return fig
+
+    def _query_changes(self, word: str, k: int, methods: Sequence[str]) -> dict[str, list[Any]]:
+        """The restyle that puts ``word`` in every projection's highlighting traces: one value per trace."""
+        traces = [trace for method in methods for trace in self._query_traces(self.points(method), word, k)]
+        keys = ("x", "y", "text", "hovertext", "name", "legendgroup")
+        return {
+            key: [list(trace[key]) if isinstance(trace[key], tuple) else trace[key] for trace in traces] for key in keys
+        }
 
     def widget(self, query: str | None = None, k: int = 5, method: str = "pca") -> Any:
         """ipywidgets controls around :meth:`figure`: pick a word, a projection and the neighbourhood size.
 
-        The controls need a running kernel (Jupyter, JupyterLab, Colab); a static page cannot redraw.
+        The controls need a running kernel (Jupyter, JupyterLab, Colab); on a static page use
+        :meth:`menu_figure`. Each redraw displays a complete figure through plotly's renderer (see
+        :func:`use_plotly_renderer`), which never relies on an earlier output having loaded
+        plotly.js, so the figure comes back after a page reload. Only widgets that exist in
+        ipywidgets 7 and 8 are used: Colab runs ipywidgets 7.
         """
         import ipywidgets as widgets
         from IPython.display import display
 
         query = self.words[0] if query is None else query
-        self._check_word(query)
+        self._check_request([query], k, [method])
         word_box = widgets.Combobox(
             value=query, options=sorted(self.words), ensure_option=True, description="word", placeholder="type a word"
         )

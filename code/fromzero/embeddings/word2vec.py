@@ -2,7 +2,7 @@
 
 Chapter 2 derives both models and builds slow, readable versions with the book's training loop;
 this module is the tested, fast version behind ``python -m fromzero embed train --method sgns|cbow``.
-It trains in PyTorch, on the CPU or unchanged on a GPU; ``bench/bench_word2vec.py`` measures its speed
+It trains in PyTorch, on the CPU or unchanged on a GPU; ``bench/bench_embeddings.py`` measures its speed
 against gensim's C code on the CPU, and ``bench/README.md`` records the ratio.
 
 Why it does not use :func:`fromzero.train.fit`
