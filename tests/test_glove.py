@@ -9,10 +9,11 @@ import pytest
 import torch
 
 from fromzero import InputError
-from fromzero.embeddings import EmbedOptions, WordVectors, train_embeddings
+from fromzero.embeddings import EmbedOptions, WordVectors, epochs_of, train_embeddings
 from fromzero.embeddings.glove import (
     ADAGRAD_START,
     ALPHA,
+    DEFAULT_EPOCHS,
     DEFAULT_LR,
     X_MAX,
     CellBatches,
@@ -151,6 +152,12 @@ def test_final_vectors_are_the_sum_of_both_tables_and_runs_reproduce() -> None:
     np.testing.assert_allclose(run.model.vectors(), (run.model.word.weight + run.model.context.weight).detach().numpy())
     again = train_glove(planted_corpus(100), options(epochs=2))
     np.testing.assert_array_equal(run.model.vectors(), again.vectors)
+
+
+def test_epochs_default_to_the_method_s_own() -> None:
+    run = fit_glove(planted_corpus(60), options(epochs=None))
+    assert run.history.to_dataframe()["epoch"].nunique() == DEFAULT_EPOCHS == epochs_of("glove", EmbedOptions())
+    assert epochs_of("sgns", EmbedOptions()) == 5 and epochs_of("glove", EmbedOptions(epochs=3)) == 3
 
 
 def test_dispatcher_trains_glove() -> None:

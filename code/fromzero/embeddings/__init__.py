@@ -24,10 +24,20 @@ METHODS: dict[str, str] = {
 
 def train_embeddings(method: str, sentences: Sequence[Sequence[str]], options: EmbedOptions) -> WordVectors:
     """Train word vectors with ``method`` (one of :data:`METHODS`) on ``sentences``."""
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
-    module_name, function_name = METHODS[method].split(":")
+    module_name, function_name = _trainer(method)
     return getattr(import_module(module_name), function_name)(sentences, options)
 
 
-__all__ = ["METHODS", "EmbedOptions", "WordVectors", "train_embeddings"]
+def epochs_of(method: str, options: EmbedOptions) -> int:
+    """The passes over the corpus that ``method`` makes with ``options``: its own default when they say ``None``."""
+    return options.epochs or import_module(_trainer(method)[0]).DEFAULT_EPOCHS
+
+
+def _trainer(method: str) -> tuple[str, str]:
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    module_name, function_name = METHODS[method].split(":")
+    return module_name, function_name
+
+
+__all__ = ["METHODS", "EmbedOptions", "WordVectors", "epochs_of", "train_embeddings"]

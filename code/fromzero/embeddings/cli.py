@@ -46,7 +46,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--dim", type=positive_int, default=100, help="dimensions of the vectors (100)")
     train.add_argument("--window", type=positive_int, default=5, help="context words on each side (5)")
     train.add_argument("--negative", type=count, default=5, help="negative samples per example (5)")
-    train.add_argument("--epochs", type=positive_int, default=5, help="passes over the corpus (5)")
+    train.add_argument(
+        "--epochs", type=positive_int, help="passes over the corpus (default: the method's own: 5, glove 20)"
+    )
     train.add_argument("--min-count", type=positive_int, default=5, help="ignore words seen fewer times than this (5)")
     train.add_argument(
         "--subsample",
@@ -82,7 +84,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 def _train_command(args: argparse.Namespace) -> int:
     from fromzero.data import read_sentences
     from fromzero.device import describe_device, pick_device
-    from fromzero.embeddings import EmbedOptions, train_embeddings
+    from fromzero.embeddings import EmbedOptions, epochs_of, train_embeddings
     from fromzero.embeddings.io import save_word2vec_format
 
     options = EmbedOptions(
@@ -109,7 +111,8 @@ def _train_command(args: argparse.Namespace) -> int:
         f"{args.method} on {describe_device(device)}: {len(sentences):,} sentences, {tokens:,} tokens, "
         f"{len(vectors.words):,} words of {vectors.vectors.shape[1]} dimensions"
     )
-    print(f"{seconds:.1f} s, {tokens * options.epochs / seconds:,.0f} words/s (reading and writing included)")
+    epochs = epochs_of(args.method, options)
+    print(f"{seconds:.1f} s, {epochs} epochs, {tokens * epochs / seconds:,.0f} words/s (reading and writing included)")
     print(f"vectors written to {args.out}")
     return 0
 

@@ -32,6 +32,7 @@ from fromzero.train import History, TrainConfig, fit
 
 MIN_N, MAX_N = 3, 6  # n-gram lengths, the paper's (and fastText's) defaults
 BUCKETS = 2_000_000  # hash buckets, fastText's default
+DEFAULT_EPOCHS = 5  # fastText's default
 DEFAULT_LR = 0.05  # fastText's skip-gram rate, falling linearly to 0
 DEFAULT_BATCH_SIZE = 256  # centre words per update (each with up to 2 * window context words)
 NEGATIVE_POWER = 0.75  # negatives are drawn from the unigram distribution raised to this power
@@ -302,7 +303,7 @@ def fit_fasttext(
     model.to(pick_device(options.device))
     lr = options.lr or DEFAULT_LR
     config = TrainConfig(
-        epochs=options.epochs,
+        epochs=options.epochs or DEFAULT_EPOCHS,
         lr=lr,
         schedule="linear",
         max_grad_norm=None,

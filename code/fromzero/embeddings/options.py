@@ -13,18 +13,19 @@ from fromzero.errors import InputError
 class EmbedOptions:
     """Training settings shared by all methods; a method ignores what it has no use for.
 
-    The defaults are the command line's (``python -m fromzero embed train --help``). ``lr`` and
-    ``batch_size`` of ``None`` mean "the method's own default", since a good learning rate for
-    SGNS's plain SGD is not a good one for GloVe's AdaGrad. ``workers`` is the number of CPU
-    threads that train Word2Vec at once (``None``: one per core, at most 2); with more than one
-    the run is as fast as gensim's but, like gensim's, not repeatable to the last bit: ``workers=1``
-    is.
+    The defaults are the command line's (``python -m fromzero embed train --help``). ``epochs``,
+    ``lr`` and ``batch_size`` of ``None`` mean "the method's own default" (``DEFAULT_EPOCHS``,
+    ``DEFAULT_LR``, ``DEFAULT_BATCH_SIZE`` in its module): a good learning rate for SGNS's plain SGD
+    is not a good one for GloVe's AdaGrad, and GloVe needs several times more passes than Word2Vec.
+    ``workers`` is the number of CPU threads that train Word2Vec at once (``None``: one per core, at
+    most 2); with more than one the run is as fast as gensim's but, like gensim's, not repeatable to
+    the last bit: ``workers=1`` is.
     """
 
     dim: int = 100
     window: int = 5
     negative: int = 5
-    epochs: int = 5
+    epochs: int | None = None
     min_count: int = 5
     subsample: float = 1e-3
     batch_size: int | None = None
@@ -36,7 +37,7 @@ class EmbedOptions:
 
     def __post_init__(self) -> None:
         for name in ("dim", "window", "epochs", "min_count"):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise InputError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.negative < 0:
             raise InputError(f"negative must be 0 or more, got {self.negative}")

@@ -53,7 +53,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 
 import numpy as np
@@ -69,6 +69,7 @@ NOISE_TABLE_SIZE = 10_000_000  # entries of the table negatives are drawn from, 
 NEGATIVE_GROUP = 8  # consecutive examples that share one draw of negative words
 CHUNK_TOKENS = 1 << 18  # tokens prepared at a time: arrays of a few MB, which the allocator reuses
 MIN_LR_FRACTION = 1e-4  # the learning rate decays linearly to this fraction of its start, as in word2vec.c
+DEFAULT_EPOCHS = 5  # word2vec.c's default
 DEFAULT_LR = {"sgns": 0.025, "cbow": 0.05}  # word2vec.c's defaults
 DEFAULT_BATCH_SIZE = {"sgns": 4096, "cbow": 1024}  # pairs (sgns) or centre words (cbow) per update
 CROWDING_RATE = 1.0  # the most learning rate a row takes in one batch (lr times its uses); see crowding_scale
@@ -607,6 +608,7 @@ def train_word2vec(
         raise InputError(f"unknown Word2Vec architecture {architecture!r}: choose sgns or cbow")
     if options.negative < 1:
         raise InputError(f"{architecture} needs at least one negative sample per example, got negative=0")
+    options = replace(options, epochs=options.epochs or DEFAULT_EPOCHS)
     started = time.perf_counter()
     device = pick_device(options.device)
     workers = 1 if device.type != "cpu" else options.workers or default_workers()
