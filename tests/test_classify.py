@@ -19,6 +19,7 @@ from fromzero.classify import (
     classification_loss,
     embedding_matrix,
     encode_labels,
+    mcnemar_test,
     pad_collate,
     predict,
     predict_proba,
@@ -94,6 +95,9 @@ def test_pad_collate_shapes_and_mask() -> None:
     assert batch["labels"].tolist() == [1, 0, 2]
     with pytest.raises(InputError, match="empty batch"):
         pad_collate([])
+    from_arrays = pad_collate([(np.array([5, 6]), 1), (np.array([7]), 0)], pad_id=3)
+    assert from_arrays["input_ids"].tolist() == [[5, 6], [7, 3]]
+    assert from_arrays["input_ids"].dtype == torch.long and from_arrays["attention_mask"].dtype == torch.bool
 
 
 def test_from_pretrained_copies_and_freezes() -> None:
@@ -134,6 +138,17 @@ def test_average_word_vectors() -> None:
         average_word_vectors([["cat"]], words, vectors[:2])
     with pytest.raises(InputError, match="tokenise the texts first"):
         average_word_vectors(["a raw string"], words, vectors)
+
+
+def test_average_word_vectors_takes_a_gensim_model_as_it_is() -> None:
+    """What Chapter 7 tells the reader: ``average_word_vectors(tokens, model.wv.index_to_key, model.wv.vectors)``."""
+    gensim_models = pytest.importorskip("gensim.models")
+    words = ["cat", "dog", "fish"]
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [3.0, 3.0]], dtype=np.float32)
+    keyed = gensim_models.KeyedVectors(vector_size=2)
+    keyed.add_vectors(words, vectors)
+    texts = [["dog", "cat", "zebra"], ["fish", "fish"]]
+    assert np.allclose(average_word_vectors(texts, keyed.index_to_key, keyed.vectors), [[0.5, 0.5], [3.0, 3.0]])
 
 
 def test_embedding_matrix_copies_known_rows() -> None:
@@ -266,3 +281,33 @@ def test_accuracy_intervals_reject_bad_input() -> None:
         board.interval("best")
     with pytest.raises(InputError, match="no metric named 'f1'"):
         board.difference("good", "poor", "f1")
+
+
+def test_mcnemar_counts_the_disagreements_and_gives_the_exact_binomial_p() -> None:
+    truth = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    first = np.array([0, 1, 2, 0, 1, 2, 0, 0])  # wrong on the last
+    second = np.array([0, 1, 0, 1, 2, 2, 0, 1])  # wrong on 3 that first gets right, right on the last
+    result = mcnemar_test(truth, first, second)
+    assert (result.first_only, result.second_only, result.disagreements) == (3, 1, 4)
+    assert result.p_value == pytest.approx(2 * (1 + 4) / 16)  # P(X <= 1 or X >= 3), X ~ Binomial(4, 1/2)
+    swapped = mcnemar_test(truth, second, first)
+    assert (swapped.first_only, swapped.second_only, swapped.p_value) == (1, 3, result.p_value)
+    # three disagreements all won by one method: 2 / 2**3, far from any verdict
+    assert mcnemar_test([0, 0, 0, 1], [0, 0, 0, 1], [1, 1, 1, 1]).p_value == pytest.approx(0.25)
+    # the same answers, or different wrong answers, are no disagreement at all
+    assert mcnemar_test(truth, first, first).p_value == 1.0
+    assert mcnemar_test([0, 0], [1, 1], [2, 2]).disagreements == 0
+
+
+def test_mcnemar_separates_clearly_different_methods() -> None:
+    truth, predictions = hand_made_predictions()
+    result = mcnemar_test(truth, predictions["good"], predictions["poor"])
+    assert (result.first_only, result.second_only) == (70, 0)
+    assert result.p_value < 1e-15
+
+
+def test_mcnemar_rejects_mismatched_predictions() -> None:
+    with pytest.raises(InputError, match="same documents"):
+        mcnemar_test([0, 1, 2], [0, 1], [0, 1, 2])
+    with pytest.raises(InputError, match="non-empty"):
+        mcnemar_test([], [], [])
