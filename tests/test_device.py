@@ -35,3 +35,14 @@ def test_missing_cuda_is_a_clear_error() -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_description_names_the_gpu() -> None:
     assert torch.cuda.get_device_name(0) in describe_device(pick_device("cuda"))
+
+
+def test_cpu_description_counts_threads_in_words() -> None:
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert describe_device(torch.device("cpu")) == "cpu (1 thread)"
+        torch.set_num_threads(2)
+        assert describe_device(torch.device("cpu")) == "cpu (2 threads)"
+    finally:
+        torch.set_num_threads(previous)

@@ -55,7 +55,8 @@ def describe_device(device: torch.device) -> str:
         return f"cuda ({name}, {bf16})"
     if device.type == "mps":
         return "mps (Apple GPU)"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'s' if threads != 1 else ''})"
 
 
 @contextmanager
