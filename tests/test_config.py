@@ -65,6 +65,24 @@ def test_notebook_ends_with_exercises_and_solutions(notebook: Path) -> None:
     assert "{solution" in text, f"{notebook.name} has no solution"
 
 
+@pytest.mark.parametrize("notebook", notebooks(), ids=lambda path: path.stem)
+def test_every_solution_start_has_its_end(notebook: Path) -> None:
+    """sphinx-exercise stops the whole build on an unclosed solution: catch it here, without building."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    open_at = None
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "markdown":
+            continue
+        for directive in re.findall(r"\{solution-(start|end)\}", "".join(cell["source"])):
+            if directive == "start":
+                assert open_at is None, f"{notebook.name}: cell {index} opens a solution inside that of cell {open_at}"
+                open_at = index
+            else:
+                assert open_at is not None, f"{notebook.name}: cell {index} ends a solution that never started"
+                open_at = None
+    assert open_at is None, f"{notebook.name}: the solution started in cell {open_at} never ends"
+
+
 def test_every_toc_entry_exists() -> None:
     missing = [name for name in toc_files() if not any((ROOT / f"{name}{ext}").exists() for ext in (".md", ".ipynb"))]
     assert not missing
