@@ -15,6 +15,7 @@ from fromzero.embeddings.word2vec import (
     cbow_windows,
     crowding_scale,
     encode_corpus,
+    heldout_loss,
     interleave,
     keep_probabilities,
     negative_sampling_gradients,
@@ -122,6 +123,21 @@ def test_loss_falls(method: str) -> None:
     )  # all scores 0: log 2 for the target and each of 5 negatives
     assert run.losses[-1] < 0.6 * run.losses[0]
     assert run.words_per_second > 0
+
+
+@pytest.mark.parametrize("method", ["sgns", "cbow"])
+def test_heldout_loss_scores_unseen_sentences(method: str) -> None:
+    corpus, _ = planted_corpus(1200)
+    train, held_out = corpus[:1000], corpus[1000:]
+    options = EmbedOptions(**SMALL, device="cpu", progress=False)
+    run = train_word2vec(train, options, method)
+    loss = heldout_loss(run, held_out, options, method)
+    assert loss == heldout_loss(run, held_out, options, method)  # the same examples every time
+    assert loss < 0.6 * 6 * np.log(2)  # the untrained tables score every example 6 ln 2 (below)
+    run.output_vectors[:] = 0
+    assert heldout_loss(run, held_out, options, method) == pytest.approx(6 * np.log(2))
+    with pytest.raises(InputError, match="vocabulary"):
+        heldout_loss(run, [["never", "seen"]], options, method)
 
 
 @pytest.mark.parametrize("method", ["sgns", "cbow"])

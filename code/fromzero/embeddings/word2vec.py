@@ -70,7 +70,7 @@ NEGATIVE_GROUP = 8  # consecutive examples that share one draw of negative words
 CHUNK_TOKENS = 1 << 18  # tokens prepared at a time: arrays of a few MB, which the allocator reuses
 MIN_LR_FRACTION = 1e-4  # the learning rate decays linearly to this fraction of its start, as in word2vec.c
 DEFAULT_EPOCHS = 5  # word2vec.c's default
-DEFAULT_LR = {"sgns": 0.025, "cbow": 0.05}  # word2vec.c's defaults
+DEFAULT_LR = {"sgns": 0.05, "cbow": 0.1}  # chosen by held-out loss: bench/bench_learning_rate.py
 DEFAULT_BATCH_SIZE = {"sgns": 4096, "cbow": 1024}  # pairs (sgns) or centre words (cbow) per update
 CROWDING_RATE = 1.0  # the most learning rate a row takes in one batch (lr times its uses); see crowding_scale
 LOSS_EVERY = 50  # steps between two measurements of the loss, for the progress bar and the history
@@ -99,9 +99,13 @@ class Word2VecRun:
     ``losses[i]`` is the mean loss per example of a step taken after ``words_seen[i]`` corpus
     tokens had been processed (epochs included); ``examples`` counts the (centre, context) pairs
     (SGNS) or windows (CBOW) trained on; ``seconds`` counts encoding and training.
+    ``output_vectors`` is the second table and ``counts`` the training counts (row ``i`` for
+    ``vectors.words[i]``): with them :func:`heldout_loss` scores text the run never saw.
     """
 
     vectors: WordVectors
+    output_vectors: np.ndarray
+    counts: np.ndarray
     losses: list[float]
     words_seen: list[int]
     examples: int
@@ -600,7 +604,7 @@ def train_word2vec(
     """Train skip-gram (``"sgns"``) or CBOW (``"cbow"``) with negative sampling; see the module docstring.
 
     ``options.batch_size`` counts (centre, context) pairs for SGNS and centre words for CBOW;
-    ``options.lr`` is the starting learning rate (word2vec.c's 0.025 and 0.05 by default).
+    ``options.lr`` is the starting learning rate (:data:`DEFAULT_LR` by default; word2vec.c's are 0.025 and 0.05).
     ``options.negative`` must be at least 1: without negatives the model has nothing to push
     apart and collapses. ``options.workers`` threads train at once on the CPU (one on a GPU).
     """
@@ -638,6 +642,8 @@ def train_word2vec(
     seconds = time.perf_counter() - started
     return Word2VecRun(
         vectors,
+        model.output.cpu().numpy(),
+        corpus.counts,
         [loss for _, loss in measured],
         [round(done * words_per_id) for done, _ in measured],
         schedule.examples,
@@ -645,6 +651,40 @@ def train_word2vec(
         corpus.tokens,
         options.epochs,
     )
+
+
+def heldout_loss(
+    run: Word2VecRun, sentences: Sequence[Sequence[str]], options: EmbedOptions, architecture: str = "sgns"
+) -> float:
+    """The mean negative-sampling loss per example of ``run`` on ``sentences`` it did not train on.
+
+    The examples are made as training makes them (subsampling, random windows, ``options.negative``
+    noise words from the training counts), drawn with ``options.seed``: runs scored with the same
+    options are scored on the same examples, so the loss can choose between their settings without
+    looking at any benchmark. Words outside the run's vocabulary are dropped, as in training.
+    """
+    row_of = {word: row for row, word in enumerate(run.vectors.words)}
+    rows = [(row_of[word], number) for number, sentence in enumerate(sentences) for word in sentence if word in row_of]
+    if not rows:
+        raise InputError("no held-out word is in the run's vocabulary: nothing to score")
+    ids, sentence = (np.array(column) for column in zip(*rows, strict=True))
+    rng = np.random.default_rng(options.seed)
+    kept = rng.random(len(ids)) < keep_probabilities(run.counts, options.subsample)[ids]
+    ids, sentence = ids[kept], sentence[kept]
+    if architecture == "sgns":
+        centres, contexts = skipgram_pairs(sentence, options.window, rng)
+        targets, inputs = ids[contexts], run.vectors.vectors[ids[centres]]  # (n,), (n, d)
+    else:
+        centres, contexts = cbow_windows(sentence, options.window, rng)
+        windows, example = np.unique(centres, return_inverse=True)
+        inputs = np.zeros((len(windows), run.vectors.vectors.shape[1]))
+        np.add.at(inputs, example, run.vectors.vectors[ids[contexts]])
+        inputs /= np.bincount(example)[:, None]  # (n, d): the mean of each window's context vectors
+        targets = ids[windows]
+    noise = rng.choice(len(run.counts), size=(len(targets), options.negative), p=noise_distribution(run.counts))
+    positive = np.einsum("nd,nd->n", inputs, run.output_vectors[targets])  # (n,)
+    negative = np.einsum("nd,nkd->nk", inputs, run.output_vectors[noise])  # (n, K)
+    return float(np.mean(np.logaddexp(0, -positive) + np.logaddexp(0, negative).sum(axis=1)))
 
 
 def _run_workers(work: Callable[[], None], workers: int, schedule: _Schedule) -> None:
