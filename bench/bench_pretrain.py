@@ -9,7 +9,11 @@ gensim's Wikipedia sample (107 articles) and the Lee corpus (300 articles). Ever
 held out, so training and evaluation share no document. The clock runs around the whole
 ``python -m fromzero pretrain gpt`` process: tokeniser training, data preparation, training, scoring.
 
-    .venv/bin/python bench/bench_pretrain.py                    # 8 minutes, the defaults below
+The command runs with its own defaults, as a user types it (2 layers of width 128 over a 4k byte-level
+BPE vocabulary, context 128, batches of 16, rotary positions, Muon for the blocks' matrices; see
+``fromzero.transformer.options.DEFAULTS``); options after ``--`` are passed on.
+
+    .venv/bin/python bench/bench_pretrain.py                    # 8 minutes, the command's defaults
     .venv/bin/python bench/bench_pretrain.py --minutes 2 --threads 1
 """
 
@@ -32,13 +36,6 @@ from fromzero.data import load_bbc_news
 from fromzero.data.sources import WIKI_DUMP, gensim_data
 
 HOLD_OUT_EVERY = 10
-# The model: 2 layers of width 128 over a 4k byte-level BPE vocabulary, context 128, batches of 16 windows,
-# rotary positions, Muon for the blocks' matrices. On 2 CPU cores it beat the issue's 4-layer, context-256 shape
-# (the CLI's default) by a wide margin in 8 minutes: small steps, many of them; rotary positions and Muon each
-# took about 0.08 bits per character off (bench/README.md has the runs).
-MODEL_OPTIONS = ["--vocab-size", "4096", "--context", "128", "--layers", "2", "--dim", "128", "--heads", "4",
-                 "--batch-size", "16", "--lr", "8e-3", "--positions", "rotary", "--optimizer", "muon",
-                 "--muon-lr", "0.01"]
 _NOT_PROSE = ("=", "|", "!", "{", "}")
 _WIKI_EMPHASIS = re.compile(r"'{2,}")
 
@@ -114,7 +111,7 @@ def main() -> None:
     out = args.work / f"gpt-{time.strftime('%Y%m%d-%H%M%S')}"
     command = [sys.executable, "-m", "fromzero", "pretrain", "gpt", "--corpus", str(train_path),
                "--eval-corpus", str(eval_path), "--out", str(out), "--max-minutes", str(args.minutes),
-               *MODEL_OPTIONS, *args.extra]
+               *args.extra]
     env = {**os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})}
     load_before = os.getloadavg()
     started = time.perf_counter()

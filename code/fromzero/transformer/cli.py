@@ -90,25 +90,26 @@ def _add_options(parser: argparse.ArgumentParser, kind: str) -> None:
     size.add_argument("--heads", type=positive_int, default=4, help="attention heads per block (4)")
     size.add_argument("--dim", type=positive_int, default=128, help="model width d_model (128)")
     size.add_argument("--dropout", type=fraction, help=f"dropout probability ({defaults['dropout']})")
-    size.add_argument("--batch-size", type=positive_int, default=32, help="examples per step (32)")
+    size.add_argument("--batch-size", type=positive_int, help=f"examples per step ({defaults['batch_size']})")
     size.add_argument(
         "--lr",
         type=positive_float,
-        help=f"peak learning rate of AdamW, after a warm-up, then cosine decay ({defaults['lr']})",
+        help=f"peak learning rate of AdamW, after a warm-up, then cosine decay ({defaults['lr']:g})",
     )
     size.add_argument(
         "--optimizer",
         choices=OPTIMIZERS,
-        default="adamw",
-        help="adamw (default), or muon: Muon for the weight matrices of the blocks, AdamW at --lr for the rest",
+        help="adamw: AdamW for every weight; muon: Muon for the weight matrices of the blocks, AdamW at --lr for "
+        f"the rest ({defaults['optimizer']})",
     )
-    size.add_argument("--muon-lr", type=positive_float, default=0.02, help="peak learning rate of Muon (0.02)")
+    size.add_argument(
+        "--muon-lr", type=positive_float, help=f"peak learning rate of Muon ({defaults['muon_lr']:g})"
+    )
     size.add_argument(
         "--positions",
         choices=POSITIONS,
-        default="learned",
-        help="learned (default): a trained vector per position; sinusoidal: fixed waves; rotary: queries and "
-        "keys turned by their position inside attention (RoPE)",
+        help="learned: a trained vector per position; sinusoidal: fixed waves; rotary: queries and keys turned by "
+        f"their position inside attention, RoPE ({defaults['positions']})",
     )
     size.add_argument("--warmup-steps", type=int, help="warm-up steps (default: 10%% of the steps, at most 200)")
     size.add_argument(
@@ -125,18 +126,8 @@ def _pretrain_command(args: argparse.Namespace) -> int:
     from fromzero.transformer.corpus import read_corpus
     from fromzero.transformer.options import PretrainOptions
 
-    if args.dim % args.heads != 0:
-        raise InputError(f"--dim ({args.dim}) must be a multiple of --heads ({args.heads})")
-    if args.positions == "rotary" and (args.dim // args.heads) % 2:
-        raise InputError(f"--positions rotary turns pairs of features: --dim / --heads ({args.dim // args.heads}) "
-                         "must be even")
     if args.warmup_steps is not None and args.warmup_steps < 0:
         raise InputError(f"--warmup-steps must be 0 or more, got {args.warmup_steps}")
-    for path in (args.corpus, args.eval_corpus):
-        if path is not None:
-            read_corpus(path)  # a bad file fails here, in a second, before torch is imported
-    from fromzero.transformer.pretrain import pretrain
-
     options = PretrainOptions(
         kind=args.kind,
         corpus=args.corpus,
@@ -164,6 +155,11 @@ def _pretrain_command(args: argparse.Namespace) -> int:
         compile=args.compile,
         eval_stride=getattr(args, "eval_stride", None),
     )
+    for path in (args.corpus, args.eval_corpus):
+        if path is not None:
+            read_corpus(path)  # a bad file fails here, in a second, before torch is imported
+    from fromzero.transformer.pretrain import pretrain
+
     result = pretrain(options, log=print, started=started)
     summary = result.summary
     print(

@@ -31,11 +31,11 @@ class PretrainOptions:
     heads: int = 4
     dim: int = 128
     dropout: float | None = None
-    batch_size: int = 32
+    batch_size: int | None = None
     lr: float | None = None
-    optimizer: str = "adamw"
-    muon_lr: float = 0.02  # optimizer "muon": the rate of the hidden matrices (lr is AdamW's, for the rest)
-    positions: str = "learned"
+    optimizer: str | None = None
+    muon_lr: float | None = None  # optimizer "muon": the rate of the hidden matrices (lr is AdamW's, for the rest)
+    positions: str | None = None
     warmup_steps: int | None = None
     nsp: bool = True
     attention: str = "sdpa"
@@ -50,6 +50,11 @@ class PretrainOptions:
         for name, value in defaults.items():
             if getattr(self, name) is None:
                 setattr(self, name, value)
+        if self.dim % self.heads != 0:
+            raise InputError(f"--dim ({self.dim}) must be a multiple of --heads ({self.heads})")
+        if self.positions == "rotary" and (self.dim // self.heads) % 2:
+            raise InputError(f"--positions rotary turns pairs of features: --dim / --heads ({self.dim // self.heads}) "
+                             "must be even")
         if self.positions not in POSITIONS:
             raise InputError(f"unknown positions {self.positions!r}: choose one of {', '.join(POSITIONS)}")
         if self.optimizer not in OPTIMIZERS:
@@ -59,7 +64,12 @@ class PretrainOptions:
                              "nor be below 1")
 
 
+# The GPT's defaults are the best recipe measured on 2 CPU cores (bench/README.md, "Pretraining"): two layers,
+# rotary positions and Muon for the blocks' matrices reach lower bits per character in 8 minutes than four layers,
+# learned positions and AdamW alone.
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "gpt": {"vocab_size": 4096, "context": 256, "layers": 4, "dropout": 0.0, "lr": 2e-3},
-    "bert": {"vocab_size": 4096, "context": 128, "layers": 4, "dropout": 0.1, "lr": 1e-3},
+    "gpt": {"vocab_size": 4096, "context": 128, "layers": 2, "dropout": 0.0, "lr": 8e-3, "batch_size": 16,
+            "optimizer": "muon", "muon_lr": 0.01, "positions": "rotary"},
+    "bert": {"vocab_size": 4096, "context": 128, "layers": 4, "dropout": 0.1, "lr": 1e-3, "batch_size": 32,
+             "optimizer": "adamw", "muon_lr": 0.02, "positions": "learned"},
 }
