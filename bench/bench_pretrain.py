@@ -1,5 +1,8 @@
 """Benchmark: does a tiny GPT pretrained for 8 CPU minutes compress unseen English better than bzip2?
 
+With ``--model bert``: how much better than always guessing the most frequent token does a tiny BERT
+pretrained for the given minutes restore the held-out tokens hidden behind ``[MASK]``?
+
 Bits per character (bpc) on held-out text is a compression rate: an arithmetic coder driven by the
 model would spend that many bits per character. ``gzip -9`` and ``bzip2 -9`` compress the same
 held-out text and give the bar to clear (they see only that text; the model learned from the rest).
@@ -15,6 +18,7 @@ BPE vocabulary, context 128, batches of 16, rotary positions, Muon for the block
 
     .venv/bin/python bench/bench_pretrain.py                    # 8 minutes, the command's defaults
     .venv/bin/python bench/bench_pretrain.py --minutes 2 --threads 1
+    .venv/bin/python bench/bench_pretrain.py --model bert --minutes 5
 """
 
 from __future__ import annotations
@@ -96,10 +100,13 @@ def cpu_name() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=("gpt", "bert"), default="gpt",
+                        help="gpt (default): bits per character against the compressors; bert: accuracy at [MASK] "
+                        "against always guessing the most frequent token")
     parser.add_argument("--minutes", type=float, default=8.0, help="time limit of the pretraining command (8)")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for the run (default: PyTorch's choice)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench_pretrain"), help="folder for data and model")
-    parser.add_argument("extra", nargs="*", help="more options for 'pretrain gpt' (after --), e.g. -- --lr 3e-3")
+    parser.add_argument("extra", nargs="*", help="more options for 'pretrain' (after --), e.g. -- --lr 3e-3")
     args = parser.parse_args()
 
     train_path, eval_path = write_corpus(args.work / "data")
@@ -108,8 +115,8 @@ def main() -> None:
           f"held out ({len(held_out):,} characters)")
     baselines = compressor_bits_per_char(held_out)
 
-    out = args.work / f"gpt-{time.strftime('%Y%m%d-%H%M%S')}"
-    command = [sys.executable, "-m", "fromzero", "pretrain", "gpt", "--corpus", str(train_path),
+    out = args.work / f"{args.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    command = [sys.executable, "-m", "fromzero", "pretrain", args.model, "--corpus", str(train_path),
                "--eval-corpus", str(eval_path), "--out", str(out), "--max-minutes", str(args.minutes),
                *args.extra]
     env = {**os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})}
@@ -126,6 +133,12 @@ def main() -> None:
     print("command:", " ".join(command[1:]))
     print(f"wall time {wall:.0f} s (limit {args.minutes * 60:.0f} s); {result['steps']:,} steps, "
           f"{result['parameters']:,} parameters, {result['tokens_per_second']:,.0f} training tokens/s")
+    if args.model == "bert":
+        ratio = result["eval_mask_accuracy"] / result["eval_most_frequent_accuracy"]
+        print(f"accuracy at [MASK]: tiny BERT {result['eval_mask_accuracy']:.1%}, always the most frequent token "
+              f"{result['eval_most_frequent_accuracy']:.1%}: {ratio:.2f} times the baseline")
+        print(json.dumps({"wall_seconds": wall, "mask_accuracy_ratio": ratio, **result}))
+        return
     rows = {"tiny GPT": result["eval_bits_per_char"], **baselines}
     for name, bpc in rows.items():
         print(f"{name:>10}: {bpc:.3f} bits/char")

@@ -80,10 +80,14 @@ def test_bert_run_reports_masked_language_model_scores(corpus: Path, tmp_path: P
     out = tmp_path / "bert"
     args = ["--corpus", str(corpus), "--out", str(out), "--max-steps", "4"]
     result = last_json(run_cli("pretrain", "bert", *args, *TINY))
-    assert set(result) >= CONTRACT | {"eval_mlm_accuracy", "eval_nsp_accuracy"}
+    assert set(result) >= CONTRACT | {"eval_mlm_accuracy", "eval_mask_accuracy", "eval_most_frequent_accuracy"}
+    assert "eval_nsp_accuracy" not in result  # MLM only by default, as RoBERTa
     assert all(math.isfinite(result[key]) for key in CONTRACT)
     model, _ = load_pretrained(out)
-    assert model.config.nsp
+    assert not model.config.nsp and model.config.positions == "rotary"
+    with_nsp = last_json(run_cli("pretrain", "bert", *args, *TINY, "--nsp", "--out", str(tmp_path / "nsp")))
+    assert 0 <= with_nsp["eval_nsp_accuracy"] <= 1
+    assert load_pretrained(tmp_path / "nsp")[0].config.nsp
 
 
 @pytest.mark.parametrize("recipe", [{}, {"positions": "learned", "optimizer": "adamw"}])
@@ -111,7 +115,8 @@ def test_held_out_corpus_is_used_and_other_options_in_the_same_folder_are_refuse
     held_out.write_text("A short held-out text about the economy.\n", encoding="utf-8")
     args = ["--corpus", str(corpus), "--eval-corpus", str(held_out), "--out", str(tmp_path / "g"), "--max-steps", "1"]
     result = last_json(run_cli("pretrain", "gpt", *args, *TINY))
-    assert result["eval_characters"] == len("A short held-out text about the economy.")
+    # every character but the first token's ("A"), which nothing before it predicts
+    assert result["eval_characters"] == len("A short held-out text about the economy.") - 1
     assert_one_line_error(run_cli("pretrain", "gpt", *args, *TINY, "--lr", "0.01"), "other options", "lr")
 
 
@@ -148,3 +153,5 @@ def test_bad_eval_corpus_and_sizes_exit_2(corpus: Path, tmp_path: Path) -> None:
                                   "--context", "16", "--eval-stride", "17"), "--eval-stride (17) must not exceed")
     assert_one_line_error(run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(tmp_path / "o"),
                                   "--dim", "20", "--heads", "4", "--positions", "rotary"), "(5) must be even")
+    assert_one_line_error(run_cli("pretrain", "bert", "--corpus", str(corpus), "--out", str(tmp_path / "o"),
+                                  "--mask-probability", "0"), "--mask-probability")

@@ -13,6 +13,7 @@ from torch import nn
 from fromzero.errors import InputError
 from fromzero.train import TrainConfig, fit, load_checkpoint
 from fromzero.transformer.attention import (
+    KVCache,
     MultiHeadAttention,
     causal_mask,
     copy_from_torch_attention,
@@ -37,9 +38,11 @@ from fromzero.transformer.pretrain import (
     MLMCollator,
     TokenWindows,
     bert_examples,
+    bert_scores,
     encode_stream,
     encode_with_lengths,
     gpt_scores,
+    predicted_characters,
     scoring_windows,
     train_byte_bpe,
     train_wordpiece,
@@ -252,16 +255,64 @@ def test_checkpoint_round_trip_gives_identical_logits(tmp_path) -> None:
     assert (model.eval()(probe) - restored.eval()(probe)).abs().max() < TOLERANCE
 
 
+@pytest.mark.parametrize("positions", ["learned", "rotary"])
+@pytest.mark.parametrize("backend", ["sdpa", "math"])
+def test_key_value_cache_gives_the_logits_of_a_full_forward_pass(positions: str, backend: str) -> None:
+    torch.manual_seed(0)
+    model = TinyGPT(GPTConfig(vocab_size=50, context_length=16, d_model=32, n_layers=2, n_heads=4,
+                              positions=positions, attention=backend)).eval()
+    ids = torch.randint(0, 50, (2, 11))
+    full = model(ids)
+    cache = model.new_cache()
+    pieces = [model(ids[:, :5], cache=cache)]  # the prompt at once
+    pieces += [model(ids[:, t : t + 1], cache=cache) for t in range(5, 8)]  # then one token at a time
+    pieces.append(model(ids[:, 8:], cache=cache))  # and a chunk of three after cached keys
+    assert cache[0].length == 11
+    assert (torch.cat(pieces, dim=1) - full).abs().max() < TOLERANCE
+
+
+@pytest.mark.parametrize("positions", ["learned", "rotary"])
+def test_generation_with_and_without_cache_agrees_past_the_context(positions: str) -> None:
+    torch.manual_seed(0)
+    model = TinyGPT(GPTConfig(vocab_size=50, context_length=8, d_model=32, n_layers=2, positions=positions))
+    prompt = torch.randint(0, 50, (1, 3))
+    cached = generate(model, prompt, 12, temperature=0, use_cache=True)
+    uncached = generate(model, prompt, 12, temperature=0, use_cache=False)
+    assert cached.shape == (1, 15)
+    assert torch.equal(cached, uncached)
+
+
+def test_key_value_cache_refuses_padding_and_overflow() -> None:
+    model = TinyGPT(GPTConfig(vocab_size=50, context_length=8, d_model=32, n_layers=1)).eval()
+    cache = model.new_cache()
+    model(torch.randint(0, 50, (1, 6)), cache=cache)
+    with pytest.raises(InputError, match="longer than the context"):
+        model(torch.randint(0, 50, (1, 3)), cache=cache)
+    attention = model.blocks[0].attention
+    with pytest.raises(InputError, match="without padding"):
+        attention(torch.zeros(1, 2, 32), torch.ones(1, 2), cache=KVCache())
+
+
 def test_bits_per_char_of_a_uniform_model_is_log2_vocab_per_character() -> None:
     model = tiny_gpt()
     nn.init.zeros_(model.lm_head.weight)  # every logit 0: each token costs exactly log2(50) bits
     ids = np.arange(40) % 50
-    scores = gpt_scores(model, ids, n_characters=100, bos_id=0, batch_size=2)
-    assert scores["tokens"] == 40  # every token predicted once, the first from <|endoftext|>
-    assert scores["bits_per_char"] == pytest.approx(40 * math.log2(50) / 100, rel=1e-5)
+    scores = gpt_scores(model, ids, n_characters=100, batch_size=2)
+    assert scores["tokens"] == 39  # every token but the first predicted once, from the tokens before it
+    assert scores["bits_per_char"] == pytest.approx(39 * math.log2(50) / 100, rel=1e-5)
     assert scores["perplexity"] == pytest.approx(50, rel=1e-5)
-    strided = gpt_scores(model, ids, n_characters=100, bos_id=0, batch_size=2, stride=5)
-    assert strided["tokens"] == 40 and strided["bits_per_char"] == pytest.approx(scores["bits_per_char"], rel=1e-5)
+    strided = gpt_scores(model, ids, n_characters=100, batch_size=2, stride=5)
+    assert strided["tokens"] == 39 and strided["bits_per_char"] == pytest.approx(scores["bits_per_char"], rel=1e-5)
+    with pytest.raises(InputError, match="fewer than 2 tokens"):
+        gpt_scores(model, ids[:1], n_characters=3)
+
+
+def test_predicted_characters_leave_out_the_first_token() -> None:
+    tokenizer = train_byte_bpe(["hello world\n"] * 20, 300)
+    text = "hello world"
+    ids = encode_stream(tokenizer, text)
+    assert predicted_characters(tokenizer, ids, text) == len(text) - len(tokenizer.decode([int(ids[0])]))
+    assert 0 < predicted_characters(tokenizer, ids, text) < len(text)
 
 
 @pytest.mark.parametrize(("n_predictions", "context", "stride"), [(40, 16, 16), (40, 16, 5), (7, 16, 4), (33, 8, 1)])
@@ -375,6 +426,24 @@ def test_tiny_bert_overfits_one_masked_batch() -> None:
     history = fit(model, [batch], bert_pretraining_loss, config)
     assert history.train_loss[0] > 3.5
     assert history.train_loss[-1] < 0.05
+
+
+def test_bert_scores_count_mask_accuracy_and_its_baseline_on_the_same_targets() -> None:
+    torch.manual_seed(0)
+    model = TinyBERT(BertConfig(vocab_size=60, max_len=12, d_model=32, n_layers=1, nsp=False))
+    nn.init.zeros_(model.mlm_transform[0].weight)
+    with torch.no_grad():
+        model.mlm_bias[7] = 10.0  # every prediction is token 7
+    # [MASK] is 4; of the six targets, four are shown as [MASK], one as itself and one as a random token (20)
+    shown = torch.tensor([[2, 4, 4, 7, 11, 3], [2, 4, 20, 12, 4, 3]])
+    labels = torch.tensor([[-100, 7, 9, 7, -100, -100], [-100, 7, 7, -100, 13, -100]])
+    batch = {"input_ids": shown, "labels": labels, "attention_mask": torch.ones_like(shown),
+             "token_type_ids": torch.zeros_like(shown), "char_lengths": torch.ones_like(shown)}
+    scores = bert_scores(model, [batch], mask_id=4, most_frequent=7)
+    assert scores["mlm_accuracy"] == pytest.approx(4 / 6)  # targets 7, 9, 7 | 7, 7, 13: four are 7
+    assert scores["mask_accuracy"] == pytest.approx(2 / 4)  # shown as [MASK]: 7, 9 | 7, 13
+    assert scores["most_frequent_accuracy"] == pytest.approx(2 / 4)
+    assert "mask_accuracy" not in bert_scores(model, [batch])
 
 
 @pytest.mark.parametrize("positions", ["learned", "rotary"])

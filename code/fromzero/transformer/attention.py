@@ -54,9 +54,36 @@ def scaled_dot_product_attention(
     return weights @ value, weights
 
 
-def causal_mask(length: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """``(length, length)`` booleans, True on and below the diagonal: position i sees positions 0..i."""
-    return torch.ones(length, length, dtype=torch.bool, device=device).tril()
+def causal_mask(length: int, device: torch.device | str | None = None, *, past: int = 0) -> torch.Tensor:
+    """``(length, past + length)`` booleans: query i (at position past + i) sees keys 0..past + i.
+
+    With ``past=0`` that is the square mask, True on and below the diagonal; ``past`` counts the
+    keys already in a :class:`KVCache`.
+    """
+    return torch.ones(length, past + length, dtype=torch.bool, device=device).tril(diagonal=past)
+
+
+class KVCache:
+    """The keys and values one attention layer has computed so far, so that generation need not recompute them.
+
+    A causal model's keys and values at positions 0..t never change when token t + 1 arrives, so
+    generating with a cache reads each new token once instead of re-reading the whole prefix:
+    every step then costs attention over the prefix, not a full forward pass over it.
+    """
+
+    def __init__(self) -> None:
+        self.keys: torch.Tensor | None = None  # (batch, heads, length so far, d_head)
+        self.values: torch.Tensor | None = None
+
+    @property
+    def length(self) -> int:
+        return 0 if self.keys is None else self.keys.shape[-2]
+
+    def extend(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append the new positions' keys and values; return all of them."""
+        self.keys = keys if self.keys is None else torch.cat([self.keys, keys], dim=-2)
+        self.values = values if self.values is None else torch.cat([self.values, values], dim=-2)
+        return self.keys, self.values
 
 
 def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -146,36 +173,56 @@ class MultiHeadAttention(nn.Module):
             self.register_buffer("rotary_sin", angles.sin(), persistent=False)
 
     def forward(
-        self, x: torch.Tensor, attention_mask: torch.Tensor | None = None, *, need_weights: bool = False
+        self,
+        x: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        need_weights: bool = False,
+        cache: KVCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Attend over ``x`` ``(batch, length, d_model)``; return the output and, if asked, the weights.
 
         ``attention_mask`` is a tokenizer's ``(batch, length)`` mask (1 = token, 0 = padding).
-        The weights, ``(batch, n_heads, length, length)``, need the written-out path.
+        The weights, ``(batch, n_heads, length, past + length)``, need the written-out path.
+        ``cache`` holds the keys and values of earlier positions (``past`` of them): ``x`` then
+        holds only the new positions, which attend to the cached ones too (causal models only).
         """
         batch, length, d_model = x.shape
+        past = cache.length if cache is not None else 0
+        if cache is not None and (not self.causal or attention_mask is not None):
+            raise InputError("a key-value cache is for generating with a causal model, without padding")
         q, k, v = self.in_proj(x).split(d_model, dim=-1)
         q, k, v = (t.view(batch, length, self.n_heads, self.d_head).transpose(1, 2) for t in (q, k, v))
         if self.rotary:
-            cos, sin = self.rotary_cos[:length], self.rotary_sin[:length]
-            q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+            cos, sin = self.rotary_cos[past : past + length], self.rotary_sin[past : past + length]
+            q, k = rotate(q, cos, sin), rotate(k, cos, sin)  # each at its own position, cached keys already turned
+        if cache is not None:
+            k, v = cache.extend(k, v)  # (batch, heads, past + length, d_head)
         key_mask = padding_mask(attention_mask) if attention_mask is not None else None
         dropout_p = self.dropout if self.training else 0.0
         if self.backend == "math" or need_weights:
-            mask = combine_masks(key_mask, causal_mask(length, x.device) if self.causal else None)
+            mask = combine_masks(key_mask, causal_mask(length, x.device, past=past) if self.causal else None)
             out, weights = scaled_dot_product_attention(q, k, v, mask, dropout_p)
         else:
-            out, weights = self._fused(q, k, v, key_mask, dropout_p), None
+            out, weights = self._fused(q, k, v, key_mask, dropout_p, past), None
         out = out.transpose(1, 2).reshape(batch, length, d_model)
         return self.out_proj(out), weights
 
     def _fused(
-        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_mask: torch.Tensor | None, dropout_p: float
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        key_mask: torch.Tensor | None,
+        dropout_p: float,
+        past: int = 0,
     ) -> torch.Tensor:
-        if key_mask is None:
-            # is_causal lets the kernel skip the masked half instead of reading a mask tensor.
-            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=self.causal)
-        mask = combine_masks(key_mask, causal_mask(q.shape[-2], q.device) if self.causal else None)
+        if key_mask is None and (past == 0 or q.shape[-2] == 1):
+            # is_causal lets the kernel skip the masked half instead of reading a mask tensor; a single new
+            # query after cached keys may see all of them.
+            causal = self.causal and past == 0
+            return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, is_causal=causal)
+        mask = combine_masks(key_mask, causal_mask(q.shape[-2], q.device, past=past) if self.causal else None)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
         return out.nan_to_num(0.0)  # fully masked rows, as in the written-out path
 

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from fromzero.errors import InputError
-from fromzero.transformer.attention import MultiHeadAttention, copy_from_torch_attention, position_angles
+from fromzero.transformer.attention import KVCache, MultiHeadAttention, copy_from_torch_attention, position_angles
 from fromzero.transformer.options import POSITIONS
 
 
@@ -43,8 +43,8 @@ class SinusoidalPositions(nn.Module):
         super().__init__()
         self.register_buffer("table", sinusoidal_table(max_len, d_model), persistent=False)
 
-    def forward(self, length: int) -> torch.Tensor:
-        return self.table[:length]
+    def forward(self, length: int, start: int = 0) -> torch.Tensor:
+        return self.table[start : start + length]
 
 
 class LearnedPositions(nn.Module):
@@ -54,8 +54,8 @@ class LearnedPositions(nn.Module):
         super().__init__()
         self.embedding = nn.Embedding(max_len, d_model)
 
-    def forward(self, length: int) -> torch.Tensor:
-        return self.embedding.weight[:length]
+    def forward(self, length: int, start: int = 0) -> torch.Tensor:
+        return self.embedding.weight[start : start + length]
 
 
 class RotaryPositions(nn.Module):
@@ -65,7 +65,7 @@ class RotaryPositions(nn.Module):
     placeholder keeps the models' ``embeddings + positions`` line the same for every kind of position.
     """
 
-    def forward(self, length: int) -> float:
+    def forward(self, length: int, start: int = 0) -> float:
         return 0.0
 
 
@@ -126,14 +126,19 @@ class TransformerBlock(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(
-        self, x: torch.Tensor, attention_mask: torch.Tensor | None = None, *, need_weights: bool = False
+        self,
+        x: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        need_weights: bool = False,
+        cache: KVCache | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Return the block's output and, with ``need_weights``, its attention weights."""
+        """Return the block's output and, with ``need_weights``, its attention weights (``cache``: see attention)."""
         if self.norm_first:
-            attended, weights = self.attention(self.norm1(x), attention_mask, need_weights=need_weights)
+            attended, weights = self.attention(self.norm1(x), attention_mask, need_weights=need_weights, cache=cache)
             x = x + self.dropout(attended)
             return x + self.dropout(self.feed_forward(self.norm2(x))), weights
-        attended, weights = self.attention(x, attention_mask, need_weights=need_weights)
+        attended, weights = self.attention(x, attention_mask, need_weights=need_weights, cache=cache)
         x = self.norm1(x + self.dropout(attended))
         return self.norm2(x + self.dropout(self.feed_forward(x))), weights
 

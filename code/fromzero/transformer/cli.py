@@ -40,6 +40,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "fixed masks); eval_bits_per_char is that cross-entropy in bits per character of the masked tokens: the "
         "cost of restoring hidden text given both sides, not comparable with a GPT's.",
     )
+    from fromzero.transformer.options import DEFAULTS
+
     for parser, kind in ((gpt, "gpt"), (bert, "bert")):
         _add_options(parser, kind)
         parser.set_defaults(handler=_pretrain_command)
@@ -50,10 +52,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "the first window is predicted from at least context - stride tokens (default: half the context)",
     )
     bert.add_argument(
-        "--no-nsp",
-        dest="nsp",
-        action="store_false",
-        help="MLM only, without the next-sentence prediction task (as RoBERTa)",
+        "--nsp",
+        action=argparse.BooleanOptionalAction,
+        help="add next-sentence prediction to MLM, on pairs of segments as in BERT; --no-nsp (the default): MLM "
+        "only, on single contiguous spans, as in RoBERTa",
+    )
+    bert.add_argument(
+        "--mask-probability",
+        type=fraction,
+        help=f"share of the training tokens picked as MLM targets ({DEFAULTS['bert']['mask_probability']:g}; "
+        "BERT used 0.15; the held-out score always picks 0.15)",
     )
 
 
@@ -88,7 +96,7 @@ def _add_options(parser: argparse.ArgumentParser, kind: str) -> None:
     size.add_argument("--context", type=positive_int, help=f"tokens per training example ({defaults['context']})")
     size.add_argument("--layers", type=positive_int, help=f"Transformer blocks ({defaults['layers']})")
     size.add_argument("--heads", type=positive_int, default=4, help="attention heads per block (4)")
-    size.add_argument("--dim", type=positive_int, default=128, help="model width d_model (128)")
+    size.add_argument("--dim", type=positive_int, help=f"model width d_model ({defaults['dim']})")
     size.add_argument("--dropout", type=fraction, help=f"dropout probability ({defaults['dropout']})")
     size.add_argument("--batch-size", type=positive_int, help=f"examples per step ({defaults['batch_size']})")
     size.add_argument(
@@ -150,7 +158,8 @@ def _pretrain_command(args: argparse.Namespace) -> int:
         muon_lr=args.muon_lr,
         positions=args.positions,
         warmup_steps=args.warmup_steps,
-        nsp=getattr(args, "nsp", True),
+        nsp=getattr(args, "nsp", None),
+        mask_probability=getattr(args, "mask_probability", None),
         attention=args.attention,
         compile=args.compile,
         eval_stride=getattr(args, "eval_stride", None),
@@ -166,6 +175,9 @@ def _pretrain_command(args: argparse.Namespace) -> int:
         f"held-out text: loss {summary['eval_loss']:.4f} nats/token, perplexity {summary['eval_perplexity']:.2f}, "
         f"{summary['eval_bits_per_char']:.4f} bits/character"
     )
+    if "eval_mask_accuracy" in summary:
+        restored, guessed = summary["eval_mask_accuracy"], summary["eval_most_frequent_accuracy"]
+        print(f"at [MASK]: {restored:.1%} restored, against {guessed:.1%} for always guessing the most frequent token")
     sys.stdout.flush()
     print(json.dumps(summary))
     return 0

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fromzero.errors import InputError
+from fromzero.transformer.attention import KVCache
 from fromzero.transformer.blocks import TransformerBlock, make_positions
 
 
@@ -74,24 +75,37 @@ class TinyGPT(nn.Module):
             for projection in (block.attention.out_proj, block.feed_forward.fc2):
                 nn.init.normal_(projection.weight, std=0.02 / math.sqrt(2 * config.n_layers))
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """Logits ``(batch, length, vocab_size)`` for the token after each position of ``ids``."""
-        hidden, _ = self._run(ids, need_weights=False)
+    def forward(self, ids: torch.Tensor, cache: list[KVCache] | None = None) -> torch.Tensor:
+        """Logits ``(batch, length, vocab_size)`` for the token after each position of ``ids``.
+
+        With ``cache`` (one :class:`KVCache` per block, from :meth:`new_cache`), ``ids`` continue the
+        tokens the cache has already read, and only they are computed.
+        """
+        hidden, _ = self._run(ids, need_weights=False, cache=cache)
         return self.lm_head(hidden)
+
+    def new_cache(self) -> list[KVCache]:
+        """An empty key-value cache, one per block, for :func:`generate`."""
+        return [KVCache() for _ in self.blocks]
 
     @torch.no_grad()
     def attention_weights(self, ids: torch.Tensor) -> list[torch.Tensor]:
         """Each layer's attention weights, ``(batch, n_heads, length, length)``, for plotting."""
         return self._run(ids, need_weights=True)[1]
 
-    def _run(self, ids: torch.Tensor, *, need_weights: bool) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    def _run(
+        self, ids: torch.Tensor, *, need_weights: bool, cache: list[KVCache] | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        past = cache[0].length if cache else 0
         length = ids.shape[1]
-        if length > self.config.context_length:
-            raise InputError(f"sequence of {length} tokens is longer than the context ({self.config.context_length})")
-        x = self.dropout(self.token_embedding(ids) + self.positions(length))
+        if past + length > self.config.context_length:
+            raise InputError(
+                f"sequence of {past + length} tokens is longer than the context ({self.config.context_length})"
+            )
+        x = self.dropout(self.token_embedding(ids) + self.positions(length, past))
         weights = []
-        for block in self.blocks:
-            x, block_weights = block(x, need_weights=need_weights)
+        for i, block in enumerate(self.blocks):
+            x, block_weights = block(x, need_weights=need_weights, cache=cache[i] if cache else None)
             weights.append(block_weights)
         return self.final_norm(x), weights
 
@@ -176,17 +190,28 @@ def generate(
     top_k: int | None = None,
     top_p: float | None = None,
     generator: torch.Generator | None = None,
+    use_cache: bool = True,
 ) -> torch.Tensor:
     """Extend ``ids`` ``(batch, length)`` by ``max_new_tokens`` sampled tokens, one at a time.
 
-    Each step feeds the last ``context_length`` tokens (no key-value cache: a tiny model does not
-    need one) and samples from the logits at the last position.
+    Each step samples from the logits at the last position. With ``use_cache`` the model reads the
+    prompt once and then only each new token, keeping every layer's keys and values
+    (:class:`KVCache`); without it, every step re-reads the last ``context_length`` tokens. The two
+    give the same logits. Once the text outgrows the context, both slide a window of the last
+    ``context_length`` tokens, which the cache cannot extend, so from then on it is rebuilt each step.
     """
     was_training = model.training
     model.eval()
     context = model.config.context_length
+    cache = None
     for _ in range(max_new_tokens):
-        logits = model(ids[:, -context:])[:, -1]
+        if not use_cache:
+            logits = model(ids[:, -context:])[:, -1]
+        elif cache is None or cache[0].length >= context:  # (re)read the window of the last `context` tokens
+            cache = model.new_cache()
+            logits = model(ids[:, -context:], cache=cache)[:, -1]
+        else:
+            logits = model(ids[:, -1:], cache=cache)[:, -1]
         next_ids = sample_next(logits, temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
         ids = torch.cat([ids, next_ids[:, None].to(ids.device)], dim=1)
     model.train(was_training)

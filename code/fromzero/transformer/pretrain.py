@@ -193,8 +193,8 @@ def bert_examples(
         second_start = start + split
         is_next = len(starts) == 1 or rng.random() < 0.5
         if not is_next:
-            other = int(rng.choice([s for s in range(len(starts)) if s != number]))
-            second_start = starts[other]
+            other = int(rng.integers(len(starts) - 1))  # any span but this one
+            second_start = starts[other + (other >= number)]
         second = slice(second_start, second_start + size - split)
         example_ids = [tokens.cls, *ids[first], tokens.sep, *ids[second], tokens.sep]
         example_lengths = [0, *lengths[first], 0, *lengths[second], 0]
@@ -291,27 +291,35 @@ def scoring_windows(n_predictions: int, context: int, stride: int) -> list[tuple
     return windows
 
 
+def predicted_characters(tokenizer: Any, ids: np.ndarray, text: str) -> int:
+    """How many characters of ``text`` the tokens after the first cover: the denominator of :func:`gpt_scores`."""
+    return len(text) - len(tokenizer.decode([int(ids[0])]))
+
+
 @torch.no_grad()
 def gpt_scores(
     model: TinyGPT,
     ids: np.ndarray,
     n_characters: int,
     *,
-    bos_id: int,
     batch_size: int = 32,
     stride: int | None = None,
 ) -> dict[str, float]:
     """Loss (nats per token), perplexity and bits per character of a text given as token ids.
 
-    The text is prefixed with ``bos_id`` (``<|endoftext|>``) so that its first token is predicted
-    too, then read in windows of the model's context that advance by ``stride`` tokens (the whole
-    context by default: consecutive windows), see :func:`scoring_windows`; every token is
-    predicted exactly once, from the tokens before it in its window.
+    The first token has nothing before it to be predicted from, so it is not scored (as a bigram
+    model's first token is not): ``n_characters`` counts the characters of ``ids[1:]``, see
+    :func:`predicted_characters`. The text is read in windows of the model's context that advance
+    by ``stride`` tokens (the whole context by default: consecutive windows), see
+    :func:`scoring_windows`; every other token is predicted exactly once, from the tokens before it
+    in its window. No start token is prepended: training never shows the model one.
     """
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    stream = torch.cat([torch.tensor([bos_id]), torch.as_tensor(ids, dtype=torch.long)])
+    stream = torch.as_tensor(ids, dtype=torch.long)
+    if len(stream) < 2:
+        raise InputError("the text to score has fewer than 2 tokens: nothing to predict")
     context = model.config.context_length
     length = min(context, len(stream) - 1)
     windows = scoring_windows(len(stream) - 1, context, stride or context)
@@ -333,12 +341,26 @@ def gpt_scores(
 
 
 @torch.no_grad()
-def bert_scores(model: TinyBERT, batches: Iterable[dict[str, torch.Tensor]]) -> dict[str, float]:
-    """MLM loss (nats per masked token), perplexity, bits per masked character, accuracy (and NSP accuracy)."""
+def bert_scores(
+    model: TinyBERT,
+    batches: Iterable[dict[str, torch.Tensor]],
+    *,
+    mask_id: int | None = None,
+    most_frequent: int | None = None,
+) -> dict[str, float]:
+    """MLM loss (nats per target), perplexity, bits per target character, accuracy (and NSP accuracy).
+
+    ``mlm_accuracy`` counts every target, including the tenth left unchanged, which the model only
+    has to copy. With ``mask_id``, ``mask_accuracy`` counts only the targets shown as ``[MASK]``,
+    where the context alone must give the answer; with ``most_frequent`` too (the training text's
+    most frequent token), ``most_frequent_accuracy`` is the baseline on those same targets: always
+    guessing that token.
+    """
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
     nats = characters = tokens = correct = nsp_correct = nsp_total = 0.0
+    at_mask = at_mask_correct = at_mask_frequent = 0
     for batch in batches:
         batch = {key: value.to(device) for key, value in batch.items()}
         with _autocast(device):
@@ -347,8 +369,15 @@ def bert_scores(model: TinyBERT, batches: Iterable[dict[str, torch.Tensor]]) -> 
         logits = model.mlm_logits(hidden[picked]).float()
         targets = batch["labels"][picked]
         nats += torch.nn.functional.cross_entropy(logits, targets, reduction="sum").item()
-        correct += (logits.argmax(-1) == targets).sum().item()
+        right = logits.argmax(-1) == targets
+        correct += right.sum().item()
         tokens += targets.numel()
+        if mask_id is not None:
+            shown_mask = batch["input_ids"][picked] == mask_id
+            at_mask += int(shown_mask.sum())
+            at_mask_correct += int(right[shown_mask].sum())
+            if most_frequent is not None:
+                at_mask_frequent += int((targets[shown_mask] == most_frequent).sum())
         characters += batch["char_lengths"][picked].sum().item()
         if model.nsp_head is not None and "next_sentence_label" in batch:
             nsp_correct += (model.nsp_logits(hidden).argmax(-1) == batch["next_sentence_label"]).sum().item()
@@ -358,6 +387,10 @@ def bert_scores(model: TinyBERT, batches: Iterable[dict[str, torch.Tensor]]) -> 
         raise InputError("the evaluation text is too short: no token was masked")
     scores = _scores(nats, int(tokens), int(characters))
     scores["mlm_accuracy"] = correct / tokens
+    if at_mask:
+        scores["mask_accuracy"] = at_mask_correct / at_mask
+        if most_frequent is not None:
+            scores["most_frequent_accuracy"] = at_mask_frequent / at_mask
     if nsp_total:
         scores["nsp_accuracy"] = nsp_correct / nsp_total
     return scores
@@ -414,9 +447,8 @@ def _prepare_gpt(options: PretrainOptions, train_text: str, eval_text: str, toke
         positions=options.positions,
         attention=options.attention,
     )
-    bos = tokenizer.token_to_id(END_OF_TEXT)
     stride = options.eval_stride or max(1, options.context // 2)
-    eval_windows = TokenWindows(np.concatenate([[bos], eval_ids]), options.context)
+    eval_windows = TokenWindows(eval_ids, options.context)
     size = options.batch_size
     monitor = [
         _stack([eval_windows[i] for i in range(start, min(start + size, len(eval_windows)))])
@@ -428,7 +460,9 @@ def _prepare_gpt(options: PretrainOptions, train_text: str, eval_text: str, toke
         causal_lm_loss,
         TokenWindows(train_ids, options.context),
         monitor,
-        lambda model: gpt_scores(model, eval_ids, len(eval_text), bos_id=bos, batch_size=4 * size, stride=stride),
+        lambda model: gpt_scores(
+            model, eval_ids, predicted_characters(tokenizer, eval_ids, eval_text), batch_size=4 * size, stride=stride
+        ),
         len(train_text),
         len(eval_text),
         len(train_ids),
@@ -454,19 +488,22 @@ def _prepare_bert(options: PretrainOptions, train_text: str, eval_text: str, tok
         attention=options.attention,
     )
     model = TinyBERT(config)
+    most_frequent = int(np.bincount(train_ids, minlength=tokens.vocab_size).argmax())
     examples = bert_examples(train_ids, train_lengths, tokens, options.context, nsp=options.nsp, seed=options.seed)
     held_out = bert_examples(eval_ids, eval_lengths, tokens, options.context, nsp=options.nsp, seed=options.seed + 1)
     fixed_masks = MLMCollator(tokens, generator=torch.Generator().manual_seed(options.seed + 1))
     size = options.batch_size
     eval_batches = [fixed_masks(held_out[start : start + size]) for start in range(0, len(held_out), size)]
-    loader = make_loader(examples, size, seed=options.seed, collate_fn=MLMCollator(tokens))
+    loader = make_loader(
+        examples, size, seed=options.seed, collate_fn=MLMCollator(tokens, probability=options.mask_probability)
+    )
     return Prepared(
         tokenizer,
         model,
         bert_pretraining_loss,
         loader,
         eval_batches[:MONITOR_BATCHES],
-        lambda trained: bert_scores(trained, eval_batches),
+        lambda trained: bert_scores(trained, eval_batches, mask_id=tokens.mask, most_frequent=most_frequent),
         len(train_text),
         len(eval_text),
         len(train_ids),
