@@ -19,8 +19,13 @@ $(STAMP): requirements.txt requirements-nodeps.txt code/pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e code
 	touch $(STAMP)
 
+# Notebooks (and the command-line models of chapters 9 and 10) execute two at a time into the execution cache; the
+# build renders them, and executes again (to report its error) any notebook that failed there; then the notebooks
+# that the Colab buttons open are written into _build/html/colab.
 book: $(STAMP)
+	-$(BIN)/python .ci/execute.py
 	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python .ci/colab.py
 
 test: $(STAMP)
 	$(BIN)/ruff check .

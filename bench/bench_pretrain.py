@@ -9,7 +9,8 @@ held-out text and give the bar to clear (they see only that text; the model lear
 
 The corpus is real, offline English of about 8 MB: BBC News (2,127 distinct articles), the prose of
 gensim's Wikipedia sample (107 articles) and the Lee corpus (300 articles). Every 10th document is
-held out, so training and evaluation share no document. The clock runs around the whole
+held out, so training and evaluation share no document (``fromzero.transformer.corpus.pretraining_corpus``,
+which chapters 9 and 10 use too). The clock runs around the whole
 ``python -m fromzero pretrain gpt`` process: tokeniser training, data preparation, training, scoring.
 
 The command runs with its own defaults, as a user types it (2 layers of width 128 over a 4k byte-level
@@ -30,52 +31,12 @@ import json
 import lzma
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from fromzero.data import load_bbc_news
-from fromzero.data.sources import WIKI_DUMP, gensim_data
-
-HOLD_OUT_EVERY = 10
-_NOT_PROSE = ("=", "|", "!", "{", "}")
-_WIKI_EMPHASIS = re.compile(r"'{2,}")
-
-
-def wiki_articles() -> list[str]:
-    """The prose of each article of gensim's Wikipedia sample, markup stripped, one paragraph per line."""
-    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
-
-    articles = []
-    with bz2.open(gensim_data(WIKI_DUMP), "rb") as handle:
-        for _title, markup, _page_id in extract_pages(handle, filter_namespaces=("0",)):
-            if markup.lstrip().lower().startswith("#redirect"):
-                continue
-            lines = [line.strip() for line in filter_wiki(markup).splitlines()]
-            prose = [_WIKI_EMPHASIS.sub("", line) for line in lines if line and not line.startswith(_NOT_PROSE)]
-            if prose:
-                articles.append("\n".join(prose))
-    return articles
-
-
-def documents() -> list[str]:
-    news = list(load_bbc_news().drop_duplicates("text")["text"])
-    lee = [line.strip() for line in gensim_data("lee_background.cor").read_text(encoding="utf-8").splitlines()]
-    return news + wiki_articles() + [article for article in lee if article]
-
-
-def write_corpus(directory: Path) -> tuple[Path, Path]:
-    """train.txt and eval.txt, documents separated by blank lines; every 10th document goes to eval."""
-    docs = documents()
-    train = [doc for i, doc in enumerate(docs) if i % HOLD_OUT_EVERY != HOLD_OUT_EVERY - 1]
-    held_out = [doc for i, doc in enumerate(docs) if i % HOLD_OUT_EVERY == HOLD_OUT_EVERY - 1]
-    directory.mkdir(parents=True, exist_ok=True)
-    train_path, eval_path = directory / "train.txt", directory / "eval.txt"
-    train_path.write_text("\n\n".join(train), encoding="utf-8")
-    eval_path.write_text("\n\n".join(held_out), encoding="utf-8")
-    return train_path, eval_path
+from fromzero.transformer.corpus import pretraining_corpus
 
 
 def compressor_bits_per_char(text: str) -> dict[str, float]:
@@ -109,7 +70,7 @@ def main() -> None:
     parser.add_argument("extra", nargs="*", help="more options for 'pretrain' (after --), e.g. -- --lr 3e-3")
     args = parser.parse_args()
 
-    train_path, eval_path = write_corpus(args.work / "data")
+    train_path, eval_path = pretraining_corpus()
     held_out = eval_path.read_text(encoding="utf-8")
     print(f"corpus: {train_path.stat().st_size / 1e6:.2f} MB training, {eval_path.stat().st_size / 1e6:.2f} MB "
           f"held out ({len(held_out):,} characters)")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import signal
 import subprocess
 import sys
 import time
@@ -17,6 +19,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def book_config() -> dict:
     return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+
+
+def colab_url(docname: str) -> str:
+    """A page's Colab launch link: its generated notebook (.ci/colab.py) on the published branch (_config.yml)."""
+    config = book_config()
+    owner_and_name = config["repository"]["url"].removeprefix("https://github.com/")
+    options = config["sphinx"]["config"]["html_theme_options"]
+    return (f"https://colab.research.google.com/github/{owner_and_name}/blob/{options['repository_branch']}/"
+            f"{options['path_to_docs']}/{docname}.ipynb")
 
 
 def toc_files() -> list[str]:
@@ -57,15 +68,47 @@ class BuiltBook:
         return {name: data.get("exec_data") or {} for name, data in environment.nb_metadata.items()}
 
 
+_NICED = []
+
+
+@pytest.fixture(autouse=True)
+def _leave_the_cores_to_the_book(request: pytest.FixtureRequest) -> None:
+    """Under xdist, a worker that runs the other tests lowers its priority (once: it cannot be raised again).
+
+    The book build times every notebook against the 5-minute limit of a 2-core machine; the unit tests
+    running beside it on the other worker then take only the CPU the notebooks leave idle, instead of
+    stretching their run times by a third.
+    """
+    group = request.node.get_closest_marker("xdist_group")
+    timed = group is not None and group.args[0] in ("book", "jupyterlab")  # the build, and a browser with deadlines
+    if os.environ.get("PYTEST_XDIST_WORKER") and not _NICED and not timed:
+        os.nice(10)
+        _NICED.append(True)
+
+
 @pytest.fixture(scope="session")
 def book(tmp_path_factory: pytest.TempPathFactory) -> BuiltBook:
-    """Build the whole book, executing every notebook, with the same flags as `make book`."""
+    """Build the whole book as `make book` does: execute every notebook into the cache, then build with its flags."""
     output = tmp_path_factory.mktemp("book")
     command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(ROOT), "--path-output", str(output),
                "-W", "-n", "--keep-going"]
+    # A cache of this build's own, so that chapters 9 and 10's command-line models are made afresh, as on a fresh
+    # machine.
+    environment = {**os.environ, "FROMZERO_CACHE": str(output / "cache")}
     started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
-    return BuiltBook(output, result.stdout + result.stderr, result.returncode, time.perf_counter() - started)
+    execute = [sys.executable, str(ROOT / ".ci" / "execute.py"), "--build-dir", str(output / "_build")]
+    execution = subprocess.run(execute, capture_output=True, text=True, check=False, cwd=ROOT, env=environment)
+    result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT, env=environment)
+    colab = subprocess.run([sys.executable, str(ROOT / ".ci" / "colab.py"), "--build-dir", str(output / "_build")],
+                           capture_output=True, text=True, check=False, cwd=ROOT, env=environment)
+    log = execution.stdout + execution.stderr + result.stdout + result.stderr + colab.stdout + colab.stderr
+    (output / "build.log").write_text(log, encoding="utf-8")  # each notebook's run time and slowest cells
+    return BuiltBook(output, log, result.returncode, time.perf_counter() - started)
+
+
+def default_sigint() -> None:
+    """In a child about to start: Ctrl-C's default action, which a test worker may have set to 'ignore' (inherited)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *fragments: str, code: int = 2) -> None:

@@ -18,6 +18,8 @@ from fromzero import argtypes
         (argtypes.positive_float, "5e-5", 5e-5),
         (argtypes.non_negative_float, "0", 0.0),
         (argtypes.fraction, "0.1", 0.1),
+        (argtypes.seed, "4294967295", 2**32 - 1),
+        (argtypes.minutes, "0.05", 0.05),
     ],
 )
 def test_accepts_valid_values(parse, text: str, expected: float) -> None:
@@ -36,6 +38,9 @@ def test_accepts_valid_values(parse, text: str, expected: float) -> None:
         (argtypes.non_negative_float, "nan", "finite"),
         (argtypes.fraction, "1", "[0, 1)"),
         (argtypes.fraction, "abc", "a number"),
+        (argtypes.seed, "-1", "from 0 to 4294967295"),
+        (argtypes.seed, "4294967296", "from 0 to"),
+        (argtypes.minutes, "0.001", "at least 0.05 minutes"),
     ],
 )
 def test_rejects_invalid_values_naming_them(parse, text: str, message: str) -> None:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, BuiltBook, book_config, notebooks
+from conftest import ROOT, BuiltBook, colab_url, notebooks
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 
@@ -99,10 +99,9 @@ def test_page_shows_no_stray_outputs(book: BuiltBook, notebook: Path) -> None:
 def test_page_has_colab_button_and_no_unresolved_glue(book: BuiltBook, notebook: Path) -> None:
     docname = notebook.relative_to(ROOT).with_suffix("").as_posix()
     page = book.page(docname)
-    repository = book_config()["repository"]
-    owner_and_name = repository["url"].removeprefix("https://github.com/")
-    colab = f"https://colab.research.google.com/github/{owner_and_name}/blob/{repository['branch']}/{docname}.ipynb"
+    colab = colab_url(docname)
     assert colab in page, f"{docname}: no Colab link to {colab}"
+    assert set(re.findall(r"https://colab\.research\.google\.com/[^\"']+", page)) == {colab}
     assert "{glue" not in page, f"{docname}: a glue reference was not resolved"
 
 

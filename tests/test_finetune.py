@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from fromzero.classify import f1_intervals
 from fromzero.errors import InputError, ScaleUnavailableError
 from fromzero.finetune import (
     FinetuneOptions,
@@ -29,6 +30,7 @@ from fromzero.finetune import (
     save_finetuned,
 )
 from fromzero.finetune.collate import IGNORE_INDEX
+from fromzero.finetune.metrics import entity_tallies
 
 # MiniLM: 6 layers, hidden 384, feed-forward 1536, heads of a BERT layer counted by hand.
 HIDDEN, FFN, LAYERS = 384, 1536, 6
@@ -172,6 +174,26 @@ def test_entity_and_token_metrics_disagree_on_a_boundary_error() -> None:
     assert scores["f1"] == 0.0 and scores["per_type"]["PER"]["support"] == 1
 
 
+def test_entity_tallies_sum_to_the_entity_scores() -> None:
+    true = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG", "O"], ["B-LOC", "O"]]
+    predicted = [["B-PER", "I-PER", "O", "O"], ["O", "B-ORG", "B-PER"], ["B-PER", "O"]]
+    tallies = entity_tallies(true, predicted)
+    assert tallies.tolist() == [[1, 1, 2], [1, 2, 1], [0, 1, 1]]  # (correct, predicted, gold) per sentence
+    correct, found, gold = tallies.sum(axis=0)
+    scores = entity_scores(true, predicted)
+    assert (correct / found, correct / gold, 2 * correct / (found + gold)) == pytest.approx(
+        (scores["precision"], scores["recall"], scores["f1"]))
+    only_locations = entity_tallies(true, predicted, keep=lambda sentence, entity: entity[0] == "LOC")
+    assert only_locations.tolist() == [[0, 0, 1], [0, 0, 0], [0, 0, 1]]
+    assert f1_intervals({"tagger": tallies}, resamples=50).scores.loc["tagger", "f1"] == pytest.approx(scores["f1"])
+    with pytest.raises(InputError, match="2 predicted tag sequences for 3 true ones"):
+        entity_tallies(true, predicted[:2])
+    with pytest.raises(InputError, match="sentence 1 has 3 true tags but 2 predicted"):
+        entity_tallies(true, [predicted[0], ["O", "O"], predicted[2]])
+    with pytest.raises(InputError, match="no sentences"):
+        entity_tallies([], [])
+
+
 def test_classification_scores_macro_f1() -> None:
     scores = classification_scores(["a", "a", "b", "b"], ["a", "a", "a", "b"], ["a", "b"])
     assert scores["accuracy"] == 0.75
@@ -211,6 +233,25 @@ def test_a_tiny_tagger_overfits_a_handful() -> None:
     assert result.history.train_loss[-1] < 0.2 * result.history.train_loss[0]
     scores, predicted = evaluate_tagger(result.model, result.tokenizer, SENTENCES, max_length=16)
     assert scores["f1"] == 1.0, predicted
+
+
+def test_validation_is_encoded_at_its_own_length(monkeypatch) -> None:
+    """Training truncates at ``max_length``, validation at ``validation_max_length`` when given (no word dropped)."""
+    from fromzero.finetune import tasks
+
+    lengths = []
+    encode = tasks.encode_tagged
+
+    def recording_encode(tokenizer, sentences, max_length, tag_ids=None):
+        lengths.append(max_length)
+        return encode(tokenizer, sentences, max_length, tag_ids)
+
+    monkeypatch.setattr(tasks, "encode_tagged", recording_encode)
+    long_sentence = (["word"] * 20 + ["alice"], ["O"] * 20 + ["B-PER"])
+    options = FinetuneOptions(epochs=1, batch_size=2, max_length=8, progress=False)
+    finetune_tagger("small", SENTENCES, options, validation=[long_sentence], validation_max_length=32)
+    finetune_tagger("small", SENTENCES, options, validation=[long_sentence])
+    assert lengths == [8, 32, 8, 8]  # (training, validation) twice: the default keeps the training length
 
 
 def test_words_cut_off_by_truncation_are_tagged_o(classifier, checkpoint: str) -> None:

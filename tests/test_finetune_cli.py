@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -68,6 +69,17 @@ def test_classify_prints_the_json_contract_and_saves_a_model_predict_can_use(tsv
     from_stdin = run_cli("predict", "--model", str(output), stdin="first line\n\nsecond line\n")
     assert len(from_stdin.stdout.strip().splitlines()) == 2
     assert_one_line_error(run_cli("predict", "--model", str(output), stdin=""), "no text")
+    binary = subprocess.run([sys.executable, "-m", "fromzero", "predict", "--model", str(output)],
+                            input=b"\xff\xfe not text\n", capture_output=True, timeout=240, check=False)
+    assert_one_line_error(subprocess.CompletedProcess(binary.args, binary.returncode, binary.stdout.decode(),
+                                                      binary.stderr.decode()), "standard input is not UTF-8")
+    broken = shutil.copytree(output, tmp_path / "broken")
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # cut short by a crash or a full disk
+    assert_one_line_error(run_cli("predict", "--model", str(broken), "text"), "cannot load")
+    weights.unlink()
+    (broken / "pytorch_model.bin").write_bytes(b"a pickle")  # never unpickled: it could run code
+    assert_one_line_error(run_cli("predict", "--model", str(broken), "text"), "no model.safetensors")
 
 
 def test_ner_prints_the_json_contract_and_predict_tags_entities(tmp_path: Path) -> None:
@@ -84,6 +96,29 @@ def test_ner_prints_the_json_contract_and_predict_tags_entities(tmp_path: Path) 
     record = json.loads(predicted.stdout.strip())
     assert record["tokens"] == ["alice", "visited", "paris"] and len(record["tags"]) == 3
     assert all(entity["type"] in {"LOC", "PER"} for entity in record["entities"])
+
+
+def test_ner_scores_and_saves_whole_sentences_longer_than_the_training_length(tmp_path: Path) -> None:
+    """Training cuts at --max-length 8 (6 words and [CLS], [SEP]); the 30-word eval sentence must be scored whole.
+
+    Every training word is a name, so the tagger learns to tag every word B-PER. Scored at the training length,
+    the 24 words past the cut would be tagged O, and recall could not exceed 6 / 30.
+    """
+    names = ["alice", "bob", "carol", "dave", "emma", "frank", "grace", "henry"]
+    train, held_out, output = tmp_path / "train.conll", tmp_path / "eval.conll", tmp_path / "tagger"
+    train.write_text("\n".join("".join(f"{name}\tB-PER\n" for name in (names[i:] + names[:i])[:4]) for i in range(8)),
+                     encoding="utf-8")
+    held_out.write_text("".join(f"{names[i % 8]}\tB-PER\n" for i in range(30)), encoding="utf-8")
+    result = run_cli("finetune", "ner", "--model", "small", "--train", str(train), "--eval", str(held_out),
+                     "--epochs", "3", "--max-length", "8", "--batch-size", "4", "--head-lr", "1e-2",
+                     "--output", str(output))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["per_type"]["PER"]["support"] == 30
+    assert summary["recall"] > 0.5, summary
+    long_text = " ".join(names[i % 8] for i in range(30))
+    record = json.loads(run_cli("predict", "--model", str(output), long_text).stdout.strip())
+    assert len(record["entities"]) > 6, record["tags"]
 
 
 @pytest.mark.parametrize(
@@ -131,6 +166,9 @@ def test_bad_options_exit_2(tsv_pair) -> None:
     assert_one_line_error(run_cli(*common, "--lora", "--freeze", "top:2"), "--lora")
     assert_one_line_error(run_cli(*common, "--epochs", "0"), "--epochs")
     assert_one_line_error(run_cli(*common, "--max-length", "1000"), "max_length 1000")
+    started = time.perf_counter()
+    assert_one_line_error(run_cli(*common, "--output", str(train)), "--output", "is a file")  # before training
+    assert time.perf_counter() - started < 30
 
 
 def test_missing_model_folder_and_offline_hub_name(tsv_pair, tmp_path: Path) -> None:

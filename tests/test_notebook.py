@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fromzero.notebook import GLUE_PREFIX, ClaimError, claim, glue
+from fromzero.notebook import GLUE_PREFIX, ClaimError, ClaimWarning, claim, glue
 
 
 def test_glue_returns_the_value_and_records_plain_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,8 +22,15 @@ def test_claim_is_silent_when_the_result_supports_the_sentence(capsys: pytest.Ca
     assert capsys.readouterr().out == ""
 
 
-def test_claim_quotes_the_sentence_and_the_evidence_when_it_fails() -> None:
+def test_claim_quotes_the_sentence_and_the_evidence_when_it_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FROMZERO_BOOK_BUILD", "1")
     with pytest.raises(ClaimError, match=r"the text says 'X beats Y'.*\(X 0.41, Y 0.52\)"):
         claim(0.41 > 0.52, "X beats Y", evidence="X 0.41, Y 0.52")
     with pytest.raises(AssertionError):  # a ClaimError is an AssertionError: a failed check in the build
         claim(False, "no value is NaN")
+
+
+def test_in_a_readers_own_run_a_failed_claim_warns_and_the_notebook_goes_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FROMZERO_BOOK_BUILD", raising=False)
+    with pytest.warns(ClaimWarning, match=r"the text says 'X beats Y'.*describes the book's run"):
+        claim(0.41 > 0.52, "X beats Y", evidence="X 0.41, Y 0.52")

@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, default_sigint
 
 from fromzero.data import load_bbc_news
+from fromzero.errors import InputError
+from fromzero.files import lock_folder
 from fromzero.train import load_checkpoint
 from fromzero.transformer.gpt import generate
 from fromzero.transformer.options import PretrainOptions
@@ -155,3 +159,52 @@ def test_bad_eval_corpus_and_sizes_exit_2(corpus: Path, tmp_path: Path) -> None:
                                   "--dim", "20", "--heads", "4", "--positions", "rotary"), "(5) must be even")
     assert_one_line_error(run_cli("pretrain", "bert", "--corpus", str(corpus), "--out", str(tmp_path / "o"),
                                   "--mask-probability", "0"), "--mask-probability")
+
+
+def test_ctrl_c_ends_in_one_line_that_says_how_to_resume_and_the_rerun_resumes(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "interrupted"
+    command = [sys.executable, "-m", "fromzero", "pretrain", "gpt", "--corpus", str(corpus), "--out", str(out),
+               "--max-steps", "2000", *TINY]  # a checkpoint every 400 steps, a few seconds
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "OMP_NUM_THREADS": "1"}, preexec_fn=default_sigint)
+    deadline = time.monotonic() + 90
+    while not list((out / "checkpoints").glob("step-*.pt")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    run.send_signal(signal.SIGINT)
+    _, stderr = run.communicate(timeout=60)
+    assert run.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1].startswith("fromzero: interrupted: the checkpoints already in --out")
+    resumed = run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(out), "--max-steps", "2000", *TINY)
+    assert last_json(resumed)["steps"] == 2000
+
+
+@pytest.mark.parametrize("broken", ["run.json", "model.json", "tokenizer.json"])
+def test_a_corrupt_run_folder_is_one_line_naming_the_file(corpus: Path, tmp_path: Path, broken: str) -> None:
+    out = tmp_path / "run"
+    last_json(run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(out), "--max-steps", "2", *TINY))
+    (out / broken).write_text('{"options": {"cut short')
+    if broken == "model.json":
+        with pytest.raises(InputError, match=r"model\.json: not readable as JSON"):
+            load_pretrained(out)
+    else:
+        again = run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(out), "--max-steps", "2", *TINY)
+        assert_one_line_error(again, broken)
+
+
+@pytest.mark.parametrize("option, value, message", [("--seed", "-1", "from 0 to"), ("--seed", "1e23", "whole number"),
+                                                    ("--lr", "-1e-5", "positive"),
+                                                    ("--max-minutes", "0.001", "at least 0.05 minutes")])
+def test_bad_numbers_are_named_by_their_option(corpus: Path, tmp_path: Path, option: str, value: str,
+                                               message: str) -> None:
+    result = run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(tmp_path / "x"), option, value)
+    assert_one_line_error(result, option, message)
+
+
+def test_a_second_run_on_the_same_out_is_refused_while_the_first_runs(corpus: Path, tmp_path: Path) -> None:
+    out = tmp_path / "busy"
+    held = lock_folder(out, "--out")  # as a run in progress holds it
+    second = run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(out), "--max-steps", "2", *TINY)
+    assert_one_line_error(second, "--out", "is in use by another run", f"process {os.getpid()}")
+    held.close()
+    last_json(run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(out), "--max-steps", "2", *TINY))

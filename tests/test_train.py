@@ -26,6 +26,7 @@ from ddp_worker import config as ddp_config
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from fromzero.device import has_native_bf16
 from fromzero.errors import InputError
 from fromzero.train import (
     TrainConfig,
@@ -439,6 +440,19 @@ def test_keep_checkpoints_keeps_the_newest(tmp_path: Path) -> None:
     assert sorted(path.name for path in tmp_path.iterdir()) == ["step-00000008.pt", "step-00000010.pt"]
 
 
+def test_pruning_counts_readable_checkpoints_by_their_recorded_step_and_leaves_junk_alone(tmp_path: Path) -> None:
+    junk = tmp_path / "step-99999999.pt"  # sorts after every real checkpoint by name
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.warns(UserWarning, match="skipping unreadable checkpoint"):
+        fit(mlp(), batches(regression(), 4), mse,
+            quiet(checkpoint_dir=str(tmp_path), checkpoint_every=2, keep_checkpoints=2))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["step-00000008.pt", "step-00000010.pt", junk.name]
+    assert junk.read_bytes() == b"not a checkpoint"
+    os.replace(tmp_path / "step-00000010.pt", tmp_path / "step-00000001.pt")  # a name that lies about its step
+    with pytest.warns(UserWarning, match="skipping unreadable checkpoint"):
+        assert load_checkpoint(tmp_path, mlp())["step"] == 10
+
+
 # 7. Mixed precision.
 
 
@@ -456,10 +470,29 @@ def test_no_autocast_on_cpu() -> None:
         autocast_dtype("bf16", torch.device("cpu"))
 
 
+@pytest.mark.parametrize(("capability", "native"), [((7, 5), False), ((8, 0), True), ((9, 0), True)])
+def test_auto_precision_picks_bf16_only_where_the_gpu_computes_it_natively(
+    monkeypatch: pytest.MonkeyPatch, capability: tuple[int, int], native: bool
+) -> None:
+    # A T4 (7.5, Colab's GPU) emulates bf16, and PyTorch's is_bf16_supported() says yes there: the capability decides.
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    cuda = torch.device("cuda")
+    assert has_native_bf16(cuda) is native
+    assert autocast_dtype("auto", cuda) == (torch.bfloat16 if native else torch.float16)
+    assert autocast_dtype("fp16", cuda) == torch.float16
+    if native:
+        assert autocast_dtype("bf16", cuda) == torch.bfloat16
+    else:
+        with pytest.raises(InputError, match="no native bf16"):
+            autocast_dtype("bf16", cuda)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="mixed precision (autocast, GradScaler) needs a CUDA GPU")
 @pytest.mark.parametrize("mixed_precision", ["auto", "fp16"])
 def test_mixed_precision_on_cuda(mixed_precision: str, tmp_path: Path) -> None:
-    expected = torch.bfloat16 if mixed_precision == "auto" and torch.cuda.is_bf16_supported() else torch.float16
+    expected = torch.bfloat16 if mixed_precision == "auto" and has_native_bf16() else torch.float16
     assert autocast_dtype(mixed_precision, torch.device("cuda")) == expected
     dtypes = []
 

@@ -42,6 +42,8 @@ from fromzero.transformer.pretrain import (
     encode_stream,
     encode_with_lengths,
     gpt_scores,
+    gpt_token_nats,
+    mlm_predictions,
     predicted_characters,
     scoring_windows,
     train_byte_bpe,
@@ -307,6 +309,23 @@ def test_bits_per_char_of_a_uniform_model_is_log2_vocab_per_character() -> None:
         gpt_scores(model, ids[:1], n_characters=3)
 
 
+def test_token_nats_are_each_tokens_cross_entropy_in_order() -> None:
+    torch.manual_seed(0)
+    model = tiny_gpt().eval()
+    ids = np.arange(12) % 50  # shorter than the context: one window
+    nats = gpt_token_nats(model, ids)
+    with torch.no_grad():
+        logits = model(torch.as_tensor(ids[None, :-1]))[0]
+    expected = nn.functional.cross_entropy(logits, torch.as_tensor(ids[1:]), reduction="none").numpy()
+    assert nats.shape == (11,) and np.allclose(nats, expected, atol=1e-5)
+    longer = np.arange(70) % 50
+    consecutive = gpt_token_nats(model, longer)
+    assert len(consecutive) == 69 and np.all(consecutive > 0)
+    assert float(consecutive.sum()) == pytest.approx(
+        gpt_scores(model, longer, n_characters=100)["loss"] * 69, rel=1e-5
+    )
+
+
 def test_predicted_characters_leave_out_the_first_token() -> None:
     tokenizer = train_byte_bpe(["hello world\n"] * 20, 300)
     text = "hello world"
@@ -347,6 +366,14 @@ def test_wordpiece_lengths_cover_the_characters_of_each_token() -> None:
     ids, lengths = encode_with_lengths(tokenizer, "Ministers said the economy grew.")
     assert len(ids) == len(lengths)
     assert lengths.sum() == len("Ministerssaidtheeconomygrew.")  # all characters but the spaces
+
+
+def test_wordpiece_numbers_its_pieces_in_sorted_order_after_the_specials() -> None:
+    tokenizer = train_wordpiece(TEXT.splitlines(), vocab_size=200)
+    by_id = [token for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])]
+    assert by_id[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    assert by_id[5:] == sorted(by_id[5:])  # the trainer alone numbers tied pieces in a varying order
+    assert tokenizer.encode("the budget [MASK]").tokens[-1] == "[MASK]"
 
 
 def test_token_windows_shift_targets_by_one() -> None:
@@ -444,6 +471,16 @@ def test_bert_scores_count_mask_accuracy_and_its_baseline_on_the_same_targets() 
     assert scores["mask_accuracy"] == pytest.approx(2 / 4)  # shown as [MASK]: 7, 9 | 7, 13
     assert scores["most_frequent_accuracy"] == pytest.approx(2 / 4)
     assert "mask_accuracy" not in bert_scores(model, [batch])
+    found = mlm_predictions(model, [batch])
+    assert found["target"].tolist() == [7, 9, 7, 7, 7, 13]  # the picked targets, row by row
+    assert found["shown"].tolist() == [4, 4, 7, 4, 20, 4]
+    assert (found["predicted"] == 7).all()
+    assert found["nats"].shape == (6,) and (found["nats"] > 0).all()
+    assert found["nats"].mean() == pytest.approx(scores["loss"], rel=1e-5)
+    assert "nsp_label" not in found  # no NSP head
+    nothing_picked = dict(batch, labels=torch.full_like(labels, -100))
+    with pytest.raises(InputError, match="no token was masked"):
+        bert_scores(model, [nothing_picked])
 
 
 @pytest.mark.parametrize("positions", ["learned", "rotary"])

@@ -60,3 +60,23 @@ def fraction(text: str) -> float:
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
     return float(value)
+
+
+def seed(text: str) -> int:
+    """A random seed: a whole number from 0 to 2**32 - 1, the range NumPy and PyTorch both accept."""
+    value = _number(text, int)
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to {2**32 - 1}, got {value}")
+    return int(value)
+
+
+MIN_MINUTES = 0.05  # 3 seconds: less leaves no time to start, probe, train a step and score
+
+
+def minutes(text: str) -> float:
+    """A time limit in minutes, from 0.05 (3 seconds, the least a run can use) upwards."""
+    value = positive_float(text)
+    if value < MIN_MINUTES:
+        raise argparse.ArgumentTypeError(
+            f"expected at least {MIN_MINUTES} minutes (3 seconds: starting, a timed probe and one step), got {text}")
+    return value

@@ -12,10 +12,14 @@ Comparing classifiers needs more than one accuracy each: on a few hundred test d
 half a point is well inside the noise. :func:`accuracy_intervals` scores every method on the same
 test documents and gives each accuracy and macro-F1, and each difference between two methods, a
 paired bootstrap interval, in the vocabulary of :class:`fromzero.evaluate.Scoreboard`
-(``interval``, ``difference``, ``beats``, ``table``). When two methods disagree on only a handful of
-documents, the percentile bootstrap is at its weakest (a resample misses all of them often enough
-to put an interval's edge at exactly zero); :func:`mcnemar_test` reads those documents directly
-with the exact McNemar test.
+(``interval``, ``difference``, ``beats``, ``table``). :func:`f1_intervals` does the same for the
+precision, recall and F1 of one class (an entity tagger's entities, the entity words of a probe),
+from counts per test item, so that chapters scoring taggers share one implementation and one
+convention: the same seed gives the same draws to every system scored on the same items.
+
+When two methods disagree on only a handful of documents, the percentile bootstrap is at its
+weakest (a resample misses all of them often enough to put an interval's edge at exactly zero);
+:func:`mcnemar_test` reads those documents directly with the exact McNemar test.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ from fromzero.errors import InputError
 from fromzero.train import to_device
 
 Batch = dict[str, torch.Tensor]
-CLASSIFICATION_METRICS = ("accuracy", "macro-F1")  # the columns of a ClassificationScoreboard
+CLASSIFICATION_METRICS = ("accuracy", "macro-F1")  # the columns of accuracy_intervals' scoreboard
+F1_METRICS = ("precision", "recall", "f1")  # the columns of f1_intervals' scoreboard
+TALLY_COLUMNS = ("correct", "predicted", "gold")  # per test item: what f1_intervals resamples
 
 
 class BagOfEmbeddings(nn.Module):
@@ -248,31 +254,35 @@ def embedding_matrix(
 
 @dataclass
 class ClassificationScoreboard:
-    """Accuracy and macro-F1 of several classifiers on the same test examples, with paired bootstrap resamples.
+    """Scores of several classifiers on the same test items, with paired bootstrap resamples.
 
-    ``scores`` has one row per method and the columns of :data:`CLASSIFICATION_METRICS`; ``items``
-    is the number of test examples. ``resampled[metric]`` is a ``(methods, resamples)`` array:
-    each method's score on resample ``r`` of the test examples, the *same* resample for every
-    method, so that a difference between two methods is measured on the same documents each time
-    (a paired bootstrap), which is much tighter than comparing two separate intervals.
+    ``scores`` has one row per method and one column per metric: :data:`CLASSIFICATION_METRICS`
+    from :func:`accuracy_intervals`, :data:`F1_METRICS` from :func:`f1_intervals`; ``items`` is the
+    number of test items. ``resampled[metric]`` is a ``(methods, resamples)`` array: each method's
+    score on resample ``r`` of the test items, the *same* resample for every method, so that a
+    difference between two methods is measured on the same items each time (a paired bootstrap),
+    which is much tighter than comparing two separate intervals. Called without a ``metric``, the
+    methods read ``main_metric``: accuracy, or F1.
     """
 
     scores: pd.DataFrame
     items: int
     resampled: dict[str, np.ndarray]
     level: float
+    main_metric: str = "accuracy"
 
-    def interval(self, method: str, metric: str = "accuracy") -> tuple[float, float]:
+    def interval(self, method: str, metric: str | None = None) -> tuple[float, float]:
         """The percentile bootstrap interval of ``method``'s score (``level``, 95 % by default)."""
         return self._percentiles(self._draws(metric)[self._row(method)])
 
-    def difference(self, first: str, second: str, metric: str = "accuracy") -> tuple[float, float, float]:
+    def difference(self, first: str, second: str, metric: str | None = None) -> tuple[float, float, float]:
         """``first``'s score minus ``second``'s, with the interval of that difference over paired resamples."""
         draws = self._draws(metric)
         low, high = self._percentiles(draws[self._row(first)] - draws[self._row(second)])
+        metric = metric or self.main_metric
         return float(self.scores.loc[first, metric] - self.scores.loc[second, metric]), low, high
 
-    def beats(self, first: str, second: str, metric: str = "accuracy") -> bool:
+    def beats(self, first: str, second: str, metric: str | None = None) -> bool:
         """True when the whole interval of ``first - second`` lies above zero: a gap larger than the noise."""
         return self.difference(first, second, metric)[1] > 0
 
@@ -288,7 +298,8 @@ class ClassificationScoreboard:
         }
         return pd.DataFrame(cells).rename_axis("method")
 
-    def _draws(self, metric: str) -> np.ndarray:
+    def _draws(self, metric: str | None) -> np.ndarray:
+        metric = metric or self.main_metric
         if metric not in self.resampled:
             raise InputError(f"no metric named {metric!r}: the scoreboard has {', '.join(self.resampled)}")
         return self.resampled[metric]
@@ -349,6 +360,89 @@ def accuracy_intervals(
         scores[metric], resampled[metric] = table[:, 0], table[:, 1:]
     frame = pd.DataFrame(scores, index=pd.Index(list(predicted), name="method"))
     return ClassificationScoreboard(frame, len(truth), resampled, level)
+
+
+def f1_intervals(
+    tallies: Mapping[str, Sequence | np.ndarray],
+    *,
+    resamples: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> ClassificationScoreboard:
+    """Precision, recall and F1 of one class for every system, with paired bootstrap intervals.
+
+    ``tallies`` maps a system's name to its counts per test item, one row ``(correct, predicted,
+    gold)`` per item (:data:`TALLY_COLUMNS`): the positives it predicted that are right, the
+    positives it predicted, and the positives of the gold labels. An item is what the bootstrap
+    draws: a word for a word-level classifier (:func:`class_tallies`), a sentence for an entity
+    tagger (:func:`fromzero.finetune.metrics.entity_tallies`), whose entities are drawn together
+    because the entities of one sentence are not independent. F1 is not an average over items, so
+    it cannot be resampled item by item like accuracy; but it is a function of the three sums,
+    ``F1 = 2 correct / (predicted + gold)``, and each draw only reweights the rows.
+
+    Every system is scored on every draw, and the draws depend only on the number of items,
+    ``resamples`` and ``seed`` (they are :func:`accuracy_intervals`' draws), so a difference
+    between two systems is paired even across two calls with the same seed. A draw with nothing
+    predicted has precision 0, and one with no gold positive recall 0, as in ``seqeval`` and
+    scikit-learn with ``zero_division=0``. The scoreboard's ``main_metric`` is ``"f1"``.
+    """
+    if not tallies:
+        raise InputError("f1_intervals() needs at least one system's tallies")
+    if not 0 < level < 1 or resamples < 1:
+        raise InputError(f"need 0 < level < 1 and resamples >= 1, got level={level}, resamples={resamples}")
+    counts_of = {name: _checked_tallies(name, rows) for name, rows in tallies.items()}
+    lengths = {len(rows) for rows in counts_of.values()}
+    if len(lengths) > 1:
+        sizes = ", ".join(f"{name!r} {len(rows)}" for name, rows in counts_of.items())
+        raise InputError(
+            f"the systems have tallies for different numbers of items ({sizes}): "
+            "every system must be scored on the same test items, in the same order"
+        )
+    items = lengths.pop()
+    weights = _bootstrap_counts(items, resamples, seed)  # (resamples + 1, items); row 0 is the sample itself
+    scores, resampled = {}, {}
+    tables = [_weighted_f1(weights @ rows) for rows in counts_of.values()]  # per system: (3, resamples + 1)
+    for position, metric in enumerate(F1_METRICS):
+        table = np.stack([system[position] for system in tables])
+        scores[metric], resampled[metric] = table[:, 0], table[:, 1:]
+    frame = pd.DataFrame(scores, index=pd.Index(list(counts_of), name="method"))
+    return ClassificationScoreboard(frame, items, resampled, level, main_metric="f1")
+
+
+def class_tallies(y_true: Sequence | np.ndarray, y_pred: Sequence | np.ndarray, positive: object = True) -> np.ndarray:
+    """Per item, ``(correct, predicted, gold)`` for the class ``positive``: the rows :func:`f1_intervals` reads."""
+    truth, predicted = np.asarray(y_true), np.asarray(y_pred)
+    if truth.ndim != 1 or len(truth) == 0:
+        raise InputError(f"y_true must be a non-empty list of labels, got shape {truth.shape}")
+    if predicted.shape != truth.shape:
+        raise InputError(f"got {predicted.shape} predictions for {truth.shape} true labels: they must pair up")
+    is_true, is_predicted = truth == positive, predicted == positive
+    return np.column_stack([is_true & is_predicted, is_predicted, is_true]).astype(float)
+
+
+def _checked_tallies(name: str, rows: Sequence | np.ndarray) -> np.ndarray:
+    counts = np.asarray(rows, dtype=float)
+    if counts.ndim != 2 or counts.shape[1] != len(TALLY_COLUMNS) or len(counts) == 0:
+        raise InputError(
+            f"{name!r}: tallies must be a non-empty (items, 3) table, one row ({', '.join(TALLY_COLUMNS)}) "
+            f"per test item, got shape {counts.shape}"
+        )
+    correct, predicted, gold = counts.T
+    if (counts < 0).any() or (correct > predicted).any() or (correct > gold).any():
+        raise InputError(
+            f"{name!r}: tallies must be counts, with correct <= predicted and correct <= gold on every row"
+        )
+    return counts
+
+
+def _weighted_f1(sums: np.ndarray) -> np.ndarray:
+    """``(precision, recall, f1)`` from summed ``(correct, predicted, gold)`` rows; 0 where a denominator is 0."""
+    correct, predicted, gold = sums.T
+
+    def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+        return np.divide(numerator, denominator, out=np.zeros_like(numerator), where=denominator > 0)
+
+    return np.stack([ratio(correct, predicted), ratio(correct, gold), ratio(2 * correct, predicted + gold)])
 
 
 def _bootstrap_counts(items: int, resamples: int, seed: int) -> np.ndarray:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from fromzero import __version__
 from fromzero.embeddings.cli import add_commands as add_embed_commands
-from fromzero.errors import InputError, ScaleUnavailableError
+from fromzero.errors import InputError, InputWarning, ScaleUnavailableError
 from fromzero.finetune.cli import add_commands as add_finetune_commands
 from fromzero.transformer.cli import add_commands as add_pretrain_commands
 
@@ -24,8 +27,19 @@ EXIT_BAD_INPUT = 2
 EXIT_UNAVAILABLE = 1
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+
+
 class ArgumentParser(argparse.ArgumentParser):
-    """An argparse parser whose usage errors are one line naming the problem, and exit with code 2."""
+    """An argparse parser whose usage errors are one line naming the problem, and exit with code 2.
+
+    It reads ``-1e-5`` as a (negative) value, not as an unknown option, so that the option's own check
+    answers: plain argparse only recognises ``-1`` and ``-0.5`` and says "expected one argument".
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
@@ -120,8 +134,15 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> str:
+    """Warnings as one line each: about the input as the package's own, others with their category."""
+    prefix = "fromzero: warning" if issubclass(category, InputWarning) else category.__name__
+    return f"{prefix}: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code."""
+    warnings.formatwarning = _one_line_warning  # a warning about the input is one line, like an error
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
@@ -131,3 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScaleUnavailableError as error:
         print(f"fromzero: error: {error}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    except KeyboardInterrupt:
+        outcome = getattr(args, "interrupted", "nothing was written")
+        print(f"fromzero: interrupted: {outcome}", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -46,12 +46,25 @@ def pick_device(preference: str | torch.device = "auto") -> torch.device:
     return torch.device(preference)
 
 
+def has_native_bf16(device: torch.device | int | None = None) -> bool:
+    """Whether a CUDA GPU computes in bfloat16 natively: compute capability 8.0 (Ampere) or later.
+
+    ``torch.cuda.is_bf16_supported()`` also answers yes where bf16 is only emulated, as on Colab's
+    T4 (capability 7.5), where it runs far slower than fp16 with loss scaling; so the capability
+    decides. On AMD GPUs (ROCm) capabilities mean something else, and PyTorch's answer is used.
+    """
+    if torch.version.hip:
+        return torch.cuda.is_bf16_supported()
+    major, _minor = torch.cuda.get_device_capability(device)
+    return major >= 8
+
+
 def describe_device(device: torch.device) -> str:
-    """A one-line, human description such as ``'cuda (NVIDIA H100, bf16 supported)'``."""
+    """A one-line, human description such as ``'cuda (NVIDIA H100, native bf16)'``."""
     if device.type == "cuda":
         index = device.index if device.index is not None else torch.cuda.current_device()
         name = torch.cuda.get_device_name(index)
-        bf16 = "bf16 supported" if torch.cuda.is_bf16_supported() else "fp16 only"
+        bf16 = "native bf16" if has_native_bf16(index) else "fp16 only"
         return f"cuda ({name}, {bf16})"
     if device.type == "mps":
         return "mps (Apple GPU)"

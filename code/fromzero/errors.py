@@ -17,3 +17,7 @@ class InputError(FromZeroError, ValueError):
 
 class ScaleUnavailableError(FromZeroError, RuntimeError):
     """The ``full`` scale was requested but its datasets or checkpoints cannot be downloaded."""
+
+
+class InputWarning(UserWarning):
+    """Input that can be read but probably is not what the user meant (the command line prints it as one line)."""

@@ -34,6 +34,7 @@ from itertools import pairwise
 from pathlib import Path
 
 from fromzero.errors import InputError
+from fromzero.files import write_atomically
 
 # GPT-2's pre-tokeniser, written for Python's ``re``: English contractions, a run of letters, of
 # digits, or of other symbols (each optionally preceded by one space), then whitespace. Spaces stay
@@ -180,7 +181,7 @@ class BPETokenizer:
         """Write the merges (as pairs of ids) and the pre-tokeniser's pattern to a JSON file."""
         content = {"format": _BPE_FORMAT, "version": _VERSION, "pattern": self.pattern,
                    "merges": [list(pair) for pair in self.merges]}
-        Path(path).write_text(json.dumps(content), encoding="utf-8")
+        write_atomically(path, json.dumps(content))
 
     @classmethod
     def load(cls, path: str | Path) -> BPETokenizer:
@@ -364,7 +365,7 @@ class WordPieceTokenizer:
         """Write the vocabulary and the normalisation setting to a JSON file."""
         content = {"format": _WORDPIECE_FORMAT, "version": _VERSION, "lowercase": self.lowercase,
                    "unk_token": self.unk_token, "vocab": self.vocab}
-        Path(path).write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+        write_atomically(path, json.dumps(content, ensure_ascii=False))
 
     @classmethod
     def load(cls, path: str | Path) -> WordPieceTokenizer:

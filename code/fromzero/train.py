@@ -66,8 +66,9 @@ from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset
 from tqdm.auto import tqdm
 
-from fromzero.device import pick_device
+from fromzero.device import has_native_bf16, pick_device
 from fromzero.errors import InputError
+from fromzero.files import atomic_path
 from fromzero.muon import Muon, hidden_matrices
 
 if TYPE_CHECKING:
@@ -375,7 +376,8 @@ def autocast_dtype(mixed_precision: str, device: torch.device) -> torch.dtype | 
 
     bf16 has float32's range, so it trains without loss scaling; fp16 does not, so :func:`fit`
     pairs it with a GradScaler. CPUs and Apple GPUs gain little from autocast, so "auto" turns it
-    off there, and an explicit "bf16" or "fp16" needs a CUDA GPU.
+    off there, and an explicit "bf16" or "fp16" needs a CUDA GPU. "auto" picks bf16 only where the GPU
+    computes in it natively (:func:`~fromzero.device.has_native_bf16`), fp16 with loss scaling elsewhere.
     """
     if mixed_precision not in MIXED_PRECISION:
         raise InputError(f"unknown mixed_precision {mixed_precision!r}: choose one of {', '.join(MIXED_PRECISION)}")
@@ -385,10 +387,11 @@ def autocast_dtype(mixed_precision: str, device: torch.device) -> torch.dtype | 
         raise InputError(f"mixed_precision={mixed_precision!r} needs a CUDA GPU, but training runs on {device}")
     if mixed_precision == "fp16":
         return torch.float16
-    if torch.cuda.is_bf16_supported():
+    if has_native_bf16(device):
         return torch.bfloat16
     if mixed_precision == "bf16":
-        raise InputError("this GPU has no bf16: use mixed_precision='fp16' or 'auto'")
+        raise InputError("this GPU has no native bf16 (compute capability below 8.0): use mixed_precision='fp16' or "
+                         "'auto'")
     return torch.float16
 
 
@@ -495,55 +498,57 @@ def fit(
     count = count_fn if count_fn is not None else partial(count_units, unit=config.throughput)
     accum = config.grad_accum_steps
     bar = tqdm(total=total_steps, initial=state.step, unit="step", disable=not config.progress or rank != 0)
-    started, seconds_before = time.perf_counter(), state.history.seconds
-    done = state.history.stopped_early or (total_steps is not None and state.step >= total_steps)
-    while not done and state.epoch < config.epochs:
-        epoch = state.epoch
-        batches = _enter_epoch(loader, state, resume_rng)
-        resume_rng = None
-        micro, loss_sum, units, tick = 0, torch.zeros((), device=device), 0, time.perf_counter()
-        for batch, is_last in batches:
-            state.batch += 1
-            micro += 1
-            sync = micro == accum or is_last  # the last batch of an epoch closes a short group
-            units += count(batch)
-            batch = to_device(batch, device)
-            # DDP all-reduces gradients in backward(); no_sync() saves that on accumulation micro-steps.
-            with wrapped.no_sync() if world > 1 and not sync else nullcontext():
-                with _autocast(device, dtype):
-                    loss = loss_fn(wrapped, batch)
-                _check_loss(loss, state.step + 1)
-                scaler.scale(loss / accum).backward()
-            loss_sum += loss.detach().float()
-            if not sync:
-                continue
-            train_loss = _checked_mean_loss(loss_sum.item() / micro, state.step + 1, world, device)
-            lr = _update(state, config, micro)
-            now = time.perf_counter()
-            _record(state.history, state.step, epoch, train_loss, lr, units * world / max(now - tick, 1e-9))
-            micro, loss_sum, units, tick = 0, torch.zeros((), device=device), 0, now
-            if is_last:
-                state.epoch, state.batch, state.epoch_rng = epoch + 1, 0, None
-            done = (total_steps is not None and state.step >= total_steps) or state.epoch >= config.epochs
-            if config.max_seconds is not None:
-                time_used = _seconds_on_all(time.perf_counter() - started, world, device) / config.max_seconds
-                done = done or time_used >= 1
-                if config.schedule_to_deadline:
-                    _follow_clock(state, schedule, time_used)
-            if eval_loader is not None and (is_last or done or _every(state.step, config.eval_every)):
-                metrics = evaluate(model, eval_loader, loss_fn, device, metrics_fn=metrics_fn, dtype=dtype)
-                metrics = _mean_over_processes(metrics, world, device)
-                done = _observe(state, config, epoch, metrics) or done
-                _show_evaluation(bar, state.step, metrics)
-            state.history.seconds = seconds_before + time.perf_counter() - started
-            if config.checkpoint_dir is not None and (done or _every(state.step, config.checkpoint_every)):
-                _save_checkpoint(state, config, world, rank)
-            _show_step(bar, state.history, force=done or _every(state.step, config.log_every))
-            if done:
-                break
-        if state.epoch == epoch and not done:
-            raise InputError(f"train_data yielded no batches in epoch {epoch}")
-    bar.close()
+    try:  # the bar is closed before an interruption's message is printed, not at exit after it
+        started, seconds_before = time.perf_counter(), state.history.seconds
+        done = state.history.stopped_early or (total_steps is not None and state.step >= total_steps)
+        while not done and state.epoch < config.epochs:
+            epoch = state.epoch
+            batches = _enter_epoch(loader, state, resume_rng)
+            resume_rng = None
+            micro, loss_sum, units, tick = 0, torch.zeros((), device=device), 0, time.perf_counter()
+            for batch, is_last in batches:
+                state.batch += 1
+                micro += 1
+                sync = micro == accum or is_last  # the last batch of an epoch closes a short group
+                units += count(batch)
+                batch = to_device(batch, device)
+                # DDP all-reduces gradients in backward(); no_sync() saves that on accumulation micro-steps.
+                with wrapped.no_sync() if world > 1 and not sync else nullcontext():
+                    with _autocast(device, dtype):
+                        loss = loss_fn(wrapped, batch)
+                    _check_loss(loss, state.step + 1)
+                    scaler.scale(loss / accum).backward()
+                loss_sum += loss.detach().float()
+                if not sync:
+                    continue
+                train_loss = _checked_mean_loss(loss_sum.item() / micro, state.step + 1, world, device)
+                lr = _update(state, config, micro)
+                now = time.perf_counter()
+                _record(state.history, state.step, epoch, train_loss, lr, units * world / max(now - tick, 1e-9))
+                micro, loss_sum, units, tick = 0, torch.zeros((), device=device), 0, now
+                if is_last:
+                    state.epoch, state.batch, state.epoch_rng = epoch + 1, 0, None
+                done = (total_steps is not None and state.step >= total_steps) or state.epoch >= config.epochs
+                if config.max_seconds is not None:
+                    time_used = _seconds_on_all(time.perf_counter() - started, world, device) / config.max_seconds
+                    done = done or time_used >= 1
+                    if config.schedule_to_deadline:
+                        _follow_clock(state, schedule, time_used)
+                if eval_loader is not None and (is_last or done or _every(state.step, config.eval_every)):
+                    metrics = evaluate(model, eval_loader, loss_fn, device, metrics_fn=metrics_fn, dtype=dtype)
+                    metrics = _mean_over_processes(metrics, world, device)
+                    done = _observe(state, config, epoch, metrics) or done
+                    _show_evaluation(bar, state.step, metrics)
+                state.history.seconds = seconds_before + time.perf_counter() - started
+                if config.checkpoint_dir is not None and (done or _every(state.step, config.checkpoint_every)):
+                    _save_checkpoint(state, config, world, rank)
+                _show_step(bar, state.history, force=done or _every(state.step, config.log_every))
+                if done:
+                    break
+            if state.epoch == epoch and not done:
+                raise InputError(f"train_data yielded no batches in epoch {epoch}")
+    finally:
+        bar.close()
     if state.best_weights is not None:
         model.load_state_dict(state.best_weights)
     return state.history
@@ -820,9 +825,31 @@ def _gather(value: Any, world: int) -> list[Any]:
     return gathered
 
 
-def _checkpoint_files(directory: Path) -> list[Path]:
-    """The checkpoints in ``directory``, newest first (the zero-padded step number sorts them)."""
-    return sorted(directory.glob("step-*.pt"), reverse=True)
+def _readable_checkpoints(directory: Path) -> list[tuple[int, Path]]:
+    """The readable checkpoints in ``directory`` as (recorded step, path), newest first.
+
+    The step comes from inside each file, not from its name; a file that does not load (cut short,
+    junk, another format) is reported and left alone: never counted, never deleted.
+    """
+    found = []
+    for path in sorted(directory.glob("step-*.pt")):
+        checkpoint = _load_checkpoint_file(path)
+        if checkpoint is not None:
+            found.append((int(checkpoint["step"]), path))
+    return sorted(found, reverse=True)
+
+
+def _load_checkpoint_file(path: Path) -> dict[str, Any] | None:
+    """The checkpoint in ``path`` (memory-mapped, so reading its step is cheap), or ``None`` with a warning."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception as error:  # cut short, not a checkpoint, or from an unknown format
+        warnings.warn(f"skipping unreadable checkpoint {path}: {error}", stacklevel=4)
+        return None
+    if isinstance(checkpoint, dict) and checkpoint.get("format") == CHECKPOINT_FORMAT and "step" in checkpoint:
+        return checkpoint
+    warnings.warn(f"skipping {path}: not a checkpoint written by fromzero.train.fit", stacklevel=4)
+    return None
 
 
 def _save_checkpoint(state: _State, config: TrainConfig, world: int, rank: int) -> None:
@@ -850,26 +877,21 @@ def _save_checkpoint(state: _State, config: TrainConfig, world: int, rank: int) 
     directory = Path(config.checkpoint_dir)
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"step-{state.step:08d}.pt"
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, temporary)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:  # unique per process: two runs on one folder never share a name
+        torch.save(checkpoint, temporary)
     if config.keep_checkpoints is not None:
-        for old in _checkpoint_files(directory)[config.keep_checkpoints :]:
-            old.unlink()
+        readable = _readable_checkpoints(directory)
+        for _, old in readable[config.keep_checkpoints:]:  # at least 1 is kept: the newest readable one stays
+            old.unlink(missing_ok=True)
 
 
 def _read_newest(directory: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The newest checkpoint that loads, skipping (with a warning) any that does not."""
-    for path in _checkpoint_files(directory):
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as error:  # cut short, not a checkpoint, or from an unknown format: try the one before
-            warnings.warn(f"skipping unreadable checkpoint {path}: {error}", stacklevel=3)
-            continue
-        if isinstance(checkpoint, dict) and checkpoint.get("format") == CHECKPOINT_FORMAT:
-            return path, checkpoint
-        warnings.warn(f"skipping {path}: not a checkpoint written by fromzero.train.fit", stacklevel=3)
-    return None
+    """The readable checkpoint with the highest recorded step, skipping (with a warning) any that does not load."""
+    readable = _readable_checkpoints(directory)
+    if not readable:
+        return None
+    path = readable[0][1]
+    return path, torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _load_weights(model: nn.Module, checkpoint: dict[str, Any], path: Path) -> None:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import gzip
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from fromzero.files import write_atomically
 
 CACHE_ENV = "FROMZERO_CACHE"
 
@@ -52,15 +53,9 @@ def _read_sentences(path: Path) -> list[list[str]] | None:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` gzip-compressed to ``path`` via a temporary file, so no reader sees half a file."""
+    """Write ``text`` gzip-compressed to ``path`` whole or not at all; an unwritable cache is skipped."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+        write_atomically(path, text, compress=True)
     except OSError:
         return  # an unwritable cache only costs a repeated parse next time
-    try:
-        with os.fdopen(handle, "wb") as raw, gzip.open(raw, "wt", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temporary, path)
-    except OSError:
-        Path(temporary).unlink(missing_ok=True)

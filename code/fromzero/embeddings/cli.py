@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-from fromzero.argtypes import count, non_negative_float, positive_float, positive_int
+from fromzero.argtypes import count, non_negative_float, positive_float, positive_int, seed
 
 METHOD_NAMES = ("sgns", "cbow", "glove", "fasttext")
 
@@ -60,7 +60,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--batch-size", type=positive_int, help="examples per update (default: the method's own; for sgns, pairs)"
     )
     train.add_argument("--lr", type=positive_float, help="starting learning rate (default: the method's own)")
-    train.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    train.add_argument("--seed", type=seed, default=0, help="random seed (0)")
     train.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     train.add_argument(
         "--workers",
@@ -68,7 +68,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="sgns/cbow on the CPU: threads that train at once (default: one per core, at most 2); "
         "1 makes a run repeatable to the last bit",
     )
-    train.set_defaults(handler=_train_command)
+    train.set_defaults(handler=_train_command, interrupted="--out was not written (a file already there is unchanged)")
     evaluate = commands.add_parser(
         "evaluate",
         help="score word vectors on WordSim-353, SimLex-999 and the Google analogies",
@@ -86,7 +86,9 @@ def _train_command(args: argparse.Namespace) -> int:
     from fromzero.device import describe_device, pick_device
     from fromzero.embeddings import EmbedOptions, epochs_of, train_embeddings
     from fromzero.embeddings.io import save_word2vec_format
+    from fromzero.files import check_output_file
 
+    check_output_file(args.out, "--out", {"--corpus": args.corpus})  # before training: a typo must not cost a run
     options = EmbedOptions(
         dim=args.dim,
         window=args.window,

@@ -15,6 +15,7 @@ import numpy as np
 from fromzero.data.readers import read_lines
 from fromzero.embeddings.options import WordVectors
 from fromzero.errors import InputError
+from fromzero.files import write_atomically
 
 _NUMBER_FORMAT = "%.9g"  # float32 needs 9 significant digits to round-trip
 
@@ -32,7 +33,7 @@ def save_word2vec_format(vectors: WordVectors, path: str | Path) -> None:
     table = np.asarray(vectors.vectors, dtype=np.float32)
     lines = [f"{word} {number_fields % tuple(row)}" for word, row in zip(vectors.words, table.tolist(), strict=True)]
     try:
-        path.write_text(f"{rows} {dim}\n" + "\n".join(lines) + "\n", encoding="utf-8")
+        write_atomically(path, f"{rows} {dim}\n" + "\n".join(lines) + "\n")
     except OSError as error:
         raise InputError(f"{path}: cannot be written ({error.strerror or error})") from None
 
@@ -41,8 +42,8 @@ def load_word2vec_format(path: str | Path) -> WordVectors:
     """Read a word2vec text file (as written by :func:`save_word2vec_format`, gensim or word2vec.c).
 
     Anything else (a binary file, a missing or wrong header, a line with the wrong number of
-    fields or a field that is not a number) raises :class:`~fromzero.errors.InputError` naming
-    the file and the line.
+    fields, a field that is not a number, a vector that is not finite, a word listed twice) raises
+    :class:`~fromzero.errors.InputError` naming the file and the line.
     """
     lines = [line for line in read_lines(path) if line.strip()]
     if not lines:
@@ -51,15 +52,22 @@ def load_word2vec_format(path: str | Path) -> WordVectors:
     body = lines[1:]
     if len(body) != rows:
         raise InputError(f"{path}: the header announces {rows} words but {len(body)} lines follow it")
-    words, table = [], np.empty((rows, dim), dtype=np.float32)
+    words, table, first_line = [], np.empty((rows, dim), dtype=np.float32), {}
     for number, line in enumerate(body, start=2):
         fields = line.split()
         if len(fields) != dim + 1:
             raise InputError(f"{path}, line {number}: {len(fields)} fields, expected a word and {dim} numbers")
         try:
-            table[number - 2] = np.asarray(fields[1:], dtype=np.float32)
+            values = np.asarray(fields[1:], dtype=np.float64)
         except ValueError:
             raise InputError(f"{path}, line {number}: the fields after the word are not all numbers") from None
+        if not (np.abs(values) <= np.finfo(np.float32).max).all():  # nan, inf, or too large for float32
+            raise InputError(f"{path}, line {number}: the vector of {fields[0]!r} is not finite (nan or inf)")
+        if fields[0] in first_line:
+            raise InputError(f"{path}, line {number}: {fields[0]!r} already has a vector, on line "
+                             f"{first_line[fields[0]]}")
+        first_line[fields[0]] = number
+        table[number - 2] = values
         words.append(fields[0])
     return WordVectors(words, table)
 

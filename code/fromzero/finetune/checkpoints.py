@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fromzero.errors import InputError
+from fromzero.files import swapped_folder
 
 TASK_ARCHITECTURES = {"classify": "ForSequenceClassification", "ner": "ForTokenClassification"}
 _PATH_PREFIXES = ("/", "./", "../", "~", ".\\", "..\\")
@@ -60,15 +61,17 @@ def resolve_checkpoint(name: str) -> str:
         raise InputError(f"{name}: is a file; --model takes 'small', a model folder or a Hugging Face hub name")
     if name.startswith(_PATH_PREFIXES) or name.endswith(("/", "\\")):
         raise InputError(f"{name}: no such model folder")
-    require_network(f"the checkpoint {name!r}")
+    require_network(f"the checkpoint {name!r}", remedy="Use --model small (the offline MiniLM) or a model folder.")
     return name
 
 
 def _from_pretrained(auto_class: Any, checkpoint: str, **kwargs: Any) -> Any:
+    from safetensors import SafetensorError
+
     try:
         with quiet_transformers():
             return auto_class.from_pretrained(checkpoint, **kwargs)
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, SafetensorError) as error:  # SafetensorError: a cut-short weights file
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(f"cannot load {checkpoint!r}: {first_line}") from None
 
@@ -115,12 +118,11 @@ def save_finetuned(model: Any, tokenizer: Any, directory: str | Path, max_length
     from fromzero.finetune.lora import merge_lora
 
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     plain = merge_lora(model)
     tokenizer.model_max_length = max_length
-    with quiet_transformers():
-        plain.save_pretrained(directory)
-        tokenizer.save_pretrained(directory)
+    with swapped_folder(directory) as new, quiet_transformers():  # a crash leaves the old model whole
+        plain.save_pretrained(new)
+        tokenizer.save_pretrained(new)
     return directory
 
 
@@ -146,6 +148,10 @@ def load_finetuned(directory: str | Path) -> tuple[Any, Any, str]:
     from transformers import AutoModelForSequenceClassification, AutoModelForTokenClassification
 
     task = finetuned_task(directory)
+    weights = ("model.safetensors", "model.safetensors.index.json")  # one file, or shards with their index
+    if not any((Path(directory) / name).is_file() for name in weights):
+        raise InputError(f"{directory}: no model.safetensors; pass a folder written by 'fromzero finetune --output' "
+                         "(pickled .bin weights are not loaded: unpickling can run code)")
     auto_class = AutoModelForSequenceClassification if task == "classify" else AutoModelForTokenClassification
     model = _from_pretrained(auto_class, str(directory))
     return model.eval(), load_tokenizer(str(directory)), task

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from fromzero.argtypes import positive_float, positive_int
+from fromzero.argtypes import positive_float, positive_int, seed
 from fromzero.errors import InputError
+
+NOT_SAVED = "--output was not written (a model folder already there is unchanged)"
 
 DEFAULTS = {"epochs": 3, "lr": 5e-5, "head_lr": 1e-3, "batch_size": 16, "max_length": 128, "freeze": "none", "seed": 0}
 
@@ -54,7 +58,7 @@ def _add_training_options(parser: argparse.ArgumentParser, data_format: str) -> 
                         "or all but the top N layers (top:N)")
     parser.add_argument("--lora", action="store_true",
                         help="train rank-8 LoRA adapters and the head instead of the weights; merged before saving")
-    parser.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="random seed (0)")
+    parser.add_argument("--seed", type=seed, default=DEFAULTS["seed"], help="random seed (0)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     parser.add_argument("--output", metavar="DIR",
                         help="save the fine-tuned model and tokenizer here (loadable with from_pretrained)")
@@ -76,16 +80,17 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "The last line of output is JSON with accuracy, macro_f1, per_class and seconds.",
     )
     _add_training_options(classify, "TSV")
-    classify.set_defaults(handler=_classify_command)
+    classify.set_defaults(handler=_classify_command, interrupted=NOT_SAVED)
     ner = tasks.add_parser(
         "ner",
         help="named-entity recognition from CoNLL files",
         description="Train a BIO tagger on a CoNLL file: a token in the first column, its tag in the last, a blank "
         "line between sentences. The last line of output is JSON with entity-level precision, recall, f1 and "
-        "per_type scores.",
+        "per_type scores. --max-length cuts the training sentences only: --eval sentences are scored whole, and a "
+        "saved model tags whole texts (up to the model's position limit, 512 word pieces for BERT models).",
     )
     _add_training_options(ner, "CONLL")
-    ner.set_defaults(handler=_ner_command)
+    ner.set_defaults(handler=_ner_command, interrupted=NOT_SAVED)
     predict = subparsers.add_parser(
         "predict",
         help="label texts with a model saved by 'finetune --output'",
@@ -118,8 +123,6 @@ def _options(args: argparse.Namespace) -> Any:
 
 def _is_main_process() -> bool:
     """Process 0 under ``torchrun`` (which sets ``RANK``), or the only process: the one that reports and saves."""
-    import os
-
     return os.environ.get("RANK", "0") == "0"
 
 
@@ -133,6 +136,17 @@ def _check_options(args: argparse.Namespace) -> None:
     """Refuse contradictory options before anything heavy is imported."""
     if args.lora and args.freeze != "none":
         raise InputError("--lora already freezes the pretrained weights: use it with --freeze none")
+    if args.output:
+        _check_output_folder(Path(args.output))
+
+
+def _check_output_folder(folder: Path) -> None:
+    """Refuse an --output that cannot hold the saved model, before any training (a typo must not cost a run)."""
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"--output {folder} is a file: name a folder to save the model into")
+    parent = next((path for path in (folder, *folder.parents) if path.exists()), Path("."))
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"--output {folder}: {parent} is not writable")
 
 
 def _prologue(args: argparse.Namespace) -> tuple[Any, str]:
@@ -155,12 +169,19 @@ def _report_training(result: Any) -> None:
           "parameters trainable")
 
 
-def _summary(args: argparse.Namespace, result: Any, started: float, extra: dict[str, Any]) -> dict[str, Any]:
+def _full_length(model: Any) -> int:
+    """The most word pieces ``model`` can read at once: its number of position embeddings (512 for BERT)."""
+    return int(getattr(model.config, "max_position_embeddings", None) or 512)
+
+
+def _summary(
+    args: argparse.Namespace, result: Any, started: float, extra: dict[str, Any], saved_length: int
+) -> dict[str, Any]:
     from fromzero.finetune.checkpoints import save_finetuned
 
     output = None
     if args.output:
-        output = str(save_finetuned(result.model, result.tokenizer, args.output, result.max_length))
+        output = str(save_finetuned(result.model, result.tokenizer, args.output, saved_length))
         print(f"saved to {output}")
     return {
         **extra,
@@ -198,7 +219,7 @@ def _classify_command(args: argparse.Namespace) -> int:
     _print_table(scores["per_class"], "label")
     print(f"accuracy {scores['accuracy']:.4f}  macro-F1 {scores['macro_f1']:.4f}")
     extra = {"task": "classify", "train_examples": len(train), "eval_examples": len(held_out), **scores}
-    print(json.dumps(_summary(args, result, started, extra)))
+    print(json.dumps(_summary(args, result, started, extra, result.max_length)))
     return 0
 
 
@@ -223,12 +244,15 @@ def _ner_command(args: argparse.Namespace) -> int:
     if not _is_main_process():
         return 0
     _report_training(result)
-    scores, _ = evaluate_tagger(result.model, result.tokenizer, held_out, options.max_length)
+    # Training may cut long sentences at --max-length, scoring must not: a word cut off would be tagged O and
+    # its entity counted as missed. Batches are padded to their own longest sentence, so short ones cost no more.
+    full_length = _full_length(result.model)
+    scores, _ = evaluate_tagger(result.model, result.tokenizer, held_out, full_length)
     _print_table(scores["per_type"], "type")
     print(f"entity precision {scores['precision']:.4f}  recall {scores['recall']:.4f}  F1 {scores['f1']:.4f}  "
           f"(tag accuracy {scores['token_accuracy']:.4f})")
     extra = {"task": "ner", "train_sentences": len(train), "eval_sentences": len(held_out), **scores}
-    print(json.dumps(_summary(args, result, started, extra)))
+    print(json.dumps(_summary(args, result, started, extra, full_length)))
     return 0
 
 
@@ -240,7 +264,15 @@ def _print_table(rows: dict[str, dict[str, float]], name: str) -> None:
 
 
 def _read_inputs(texts: Sequence[str]) -> list[str]:
-    lines = list(texts) if texts else sys.stdin.read().splitlines()
+    if texts:
+        lines = list(texts)
+    else:
+        raw = sys.stdin.buffer.read()
+        try:
+            lines = raw.decode("utf-8").splitlines()
+        except UnicodeDecodeError as error:
+            raise InputError(f"standard input is not UTF-8 text: byte 0x{raw[error.start]:02x} at offset "
+                             f"{error.start}") from None
     lines = [line.strip() for line in lines if line.strip()]
     if not lines:
         raise InputError("no text to label: give TEXT arguments or lines on stdin")

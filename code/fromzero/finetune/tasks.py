@@ -289,10 +289,14 @@ def finetune_tagger(
     sentences: Sequence[Tagged],
     options: FinetuneOptions | None = None,
     validation: Sequence[Tagged] | None = None,
+    validation_max_length: int | None = None,
 ) -> FinetuneResult:
     """Fine-tune ``checkpoint`` as a BIO tagger on ``(tokens, tags)`` sentences.
 
     ``validation`` is evaluated after every epoch (entity-level F1, which drives early stopping).
+    It is cut at ``validation_max_length`` word pieces (None: ``options.max_length``, the training
+    length). Words cut off carry no label, so their entities silently leave the score: pass at least
+    the longest validation sentence's length to score every word, while training still truncates.
     """
     options = options or FinetuneOptions()
     tags = entity_tags(sentences)
@@ -306,7 +310,7 @@ def finetune_tagger(
                              _tag_ids(sentences, tag2id, "training data"))
     held_out = None
     if validation is not None:
-        held_out, _ = encode_tagged(tokenizer, [t for t, _ in validation], options.max_length,
+        held_out, _ = encode_tagged(tokenizer, [t for t, _ in validation], validation_max_length or options.max_length,
                                     _tag_ids(validation, tag2id, "validation data"))
     model = _prepare(model, options, "ner")
     parameters = count_parameters(model)

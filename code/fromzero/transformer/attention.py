@@ -69,21 +69,35 @@ class KVCache:
     A causal model's keys and values at positions 0..t never change when token t + 1 arrives, so
     generating with a cache reads each new token once instead of re-reading the whole prefix:
     every step then costs attention over the prefix, not a full forward pass over it.
+
+    The cache writes new positions in place into buffers with room to spare. Appending with
+    ``torch.cat`` would copy the whole cache at every step, and a generation of ``n`` tokens
+    would copy about ``n**2 / 2`` positions; here a full buffer is replaced by one twice as
+    long (as a Python list grows), so each position is copied only a few times on average.
     """
 
     def __init__(self) -> None:
-        self.keys: torch.Tensor | None = None  # (batch, heads, length so far, d_head)
-        self.values: torch.Tensor | None = None
-
-    @property
-    def length(self) -> int:
-        return 0 if self.keys is None else self.keys.shape[-2]
+        self._keys: torch.Tensor | None = None  # (batch, heads, capacity, d_head); the first `length` are filled
+        self._values: torch.Tensor | None = None
+        self.length = 0
 
     def extend(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append the new positions' keys and values; return all of them."""
-        self.keys = keys if self.keys is None else torch.cat([self.keys, keys], dim=-2)
-        self.values = values if self.values is None else torch.cat([self.values, values], dim=-2)
-        return self.keys, self.values
+        """Append the new positions' keys and values; return all of them (views of the buffers)."""
+        end = self.length + keys.shape[-2]
+        if self._keys is None or end > self._keys.shape[-2]:
+            self._keys, self._values = self._grown(self._keys, keys, end), self._grown(self._values, values, end)
+        self._keys[..., self.length : end, :] = keys
+        self._values[..., self.length : end, :] = values
+        self.length = end
+        return self._keys[..., :end, :], self._values[..., :end, :]
+
+    def _grown(self, buffer: torch.Tensor | None, new: torch.Tensor, needed: int) -> torch.Tensor:
+        """A buffer for at least ``needed`` positions (twice the old capacity), holding what ``buffer`` held."""
+        capacity = max(needed, 2 * buffer.shape[-2]) if buffer is not None else needed
+        grown = new.new_empty(*new.shape[:-2], capacity, new.shape[-1])
+        if buffer is not None:
+            grown[..., : self.length, :] = buffer[..., : self.length, :]
+        return grown
 
 
 def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:

@@ -12,8 +12,10 @@ import json
 import sys
 import time
 
-from fromzero.argtypes import fraction, positive_float, positive_int
+from fromzero.argtypes import fraction, minutes, positive_float, positive_int, seed
 from fromzero.errors import InputError
+
+RESUME = "the checkpoints already in --out are kept; run the same command again to resume from the last one"
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -36,33 +38,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     bert = kinds.add_parser(
         "bert",
         help="a masked language model (MLM, optionally with next-sentence prediction)",
-        description="Pretrain a tiny BERT. eval_loss is the masked-token cross-entropy (15%% of the held-out tokens, "
+        description="Pretrain a tiny BERT. eval_loss is the masked-token cross-entropy (15% of the held-out tokens, "
         "fixed masks); eval_bits_per_char is that cross-entropy in bits per character of the masked tokens: the "
         "cost of restoring hidden text given both sides, not comparable with a GPT's.",
     )
-    from fromzero.transformer.options import DEFAULTS
-
     for parser, kind in ((gpt, "gpt"), (bert, "bert")):
         _add_options(parser, kind)
-        parser.set_defaults(handler=_pretrain_command)
-    gpt.add_argument(
-        "--eval-stride",
-        type=positive_int,
-        help="score the held-out text in windows that advance by this many tokens, so that every token after "
-        "the first window is predicted from at least context - stride tokens (default: half the context)",
-    )
-    bert.add_argument(
-        "--nsp",
-        action=argparse.BooleanOptionalAction,
-        help="add next-sentence prediction to MLM, on pairs of segments as in BERT; --no-nsp (the default): MLM "
-        "only, on single contiguous spans, as in RoBERTa",
-    )
-    bert.add_argument(
-        "--mask-probability",
-        type=fraction,
-        help=f"share of the training tokens picked as MLM targets ({DEFAULTS['bert']['mask_probability']:g}; "
-        "BERT used 0.15; the held-out score always picks 0.15)",
-    )
+        parser.set_defaults(handler=_pretrain_command, interrupted=RESUME)
 
 
 def _add_options(parser: argparse.ArgumentParser, kind: str) -> None:
@@ -80,7 +62,7 @@ def _add_options(parser: argparse.ArgumentParser, kind: str) -> None:
     parser.add_argument("--max-steps", type=positive_int, help="stop after this many optimizer steps")
     parser.add_argument(
         "--max-minutes",
-        type=positive_float,
+        type=minutes,
         help="time limit for the whole run, tokeniser training and evaluation included: the number "
         "of steps is planned from a short timed probe",
     )
@@ -89,7 +71,7 @@ def _add_options(parser: argparse.ArgumentParser, kind: str) -> None:
         type=positive_int,
         help="passes over the corpus (default: 1, or as many as --max-steps/--max-minutes allow)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (0)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     size = parser.add_argument_group("model size and training")
     size.add_argument("--vocab-size", type=positive_int, help=f"tokeniser vocabulary ({defaults['vocab_size']})")
@@ -127,6 +109,26 @@ def _add_options(parser: argparse.ArgumentParser, kind: str) -> None:
         help="sdpa: PyTorch's fused kernel (flash attention on a GPU); math: the written-out formula",
     )
     size.add_argument("--compile", action="store_true", help="torch.compile the model (worth it on a GPU)")
+    if kind == "gpt":
+        parser.add_argument(
+            "--eval-stride",
+            type=positive_int,
+            help="score the held-out text in windows that advance by this many tokens, so that every token after "
+            "the first window is predicted from at least context - stride tokens (default: half the context)",
+        )
+    else:
+        parser.add_argument(
+            "--nsp",
+            action=argparse.BooleanOptionalAction,
+            help="add next-sentence prediction to MLM, on pairs of segments as in BERT; --no-nsp (the default): "
+            "MLM only, on single contiguous spans, as in RoBERTa",
+        )
+        parser.add_argument(
+            "--mask-probability",
+            type=fraction,
+            help=f"share of the training tokens picked as MLM targets ({defaults['mask_probability']:g}; "
+            "BERT used 0.15; the held-out score always picks 0.15)",
+        )
 
 
 def _pretrain_command(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from fromzero.errors import InputError
+from fromzero.files import lock_folder, read_json, write_atomically
 from fromzero.train import History, TrainConfig, autocast_dtype, count_units, evaluate, fit, load_checkpoint
 from fromzero.transformer.bert import IGNORE_INDEX, BertConfig, TinyBERT, bert_pretraining_loss, mask_tokens
 from fromzero.transformer.corpus import read_corpus, split_holdout
@@ -86,7 +87,13 @@ def train_byte_bpe(lines: Iterable[str], vocab_size: int) -> Any:
 
 
 def train_wordpiece(lines: Iterable[str], vocab_size: int) -> Any:
-    """An uncased WordPiece tokenizer (BERT's kind) with ``[PAD] [UNK] [CLS] [SEP] [MASK]`` as ids 0-4."""
+    """An uncased WordPiece tokenizer (BERT's kind) with ``[PAD] [UNK] [CLS] [SEP] [MASK]`` as ids 0-4.
+
+    The trainer numbers pieces with tied counts in an order that varies from run to run (and where
+    ties fall at the vocabulary's cut-off it can even pick different pieces), which gives a model
+    different initial embeddings for the same text. Renumbering the pieces in sorted order after
+    the specials gives the same pieces the same ids on every run.
+    """
     tk = _tokenizers()
     tokenizer = tk.Tokenizer(tk.models.WordPiece(unk_token="[UNK]"))
     tokenizer.normalizer = tk.normalizers.BertNormalizer(lowercase=True)
@@ -96,6 +103,8 @@ def train_wordpiece(lines: Iterable[str], vocab_size: int) -> Any:
         vocab_size=vocab_size, special_tokens=list(BERT_SPECIALS), show_progress=False
     )
     tokenizer.train_from_iterator(lines, trainer)
+    pieces = list(BERT_SPECIALS) + sorted(set(tokenizer.get_vocab()) - set(BERT_SPECIALS))
+    tokenizer.model = tk.models.WordPiece({piece: i for i, piece in enumerate(pieces)}, unk_token="[UNK]")
     return tokenizer
 
 
@@ -309,10 +318,21 @@ def gpt_scores(
 
     The first token has nothing before it to be predicted from, so it is not scored (as a bigram
     model's first token is not): ``n_characters`` counts the characters of ``ids[1:]``, see
-    :func:`predicted_characters`. The text is read in windows of the model's context that advance
-    by ``stride`` tokens (the whole context by default: consecutive windows), see
-    :func:`scoring_windows`; every other token is predicted exactly once, from the tokens before it
-    in its window. No start token is prepended: training never shows the model one.
+    :func:`predicted_characters`. How each token is predicted: :func:`gpt_token_nats`.
+    """
+    nats = gpt_token_nats(model, ids, batch_size=batch_size, stride=stride)
+    return _scores(float(nats.sum()), len(nats), n_characters)
+
+
+@torch.no_grad()
+def gpt_token_nats(model: TinyGPT, ids: np.ndarray, *, batch_size: int = 32, stride: int | None = None) -> np.ndarray:
+    """The negative log-likelihood in nats of each of ``ids[1:]``, one entry per token.
+
+    The text is read in windows of the model's context that advance by ``stride`` tokens (the
+    whole context by default: consecutive windows), see :func:`scoring_windows`; every token after
+    the first is predicted exactly once, from the tokens before it in its window. No start token is
+    prepended: training never shows the model one. Per-token values let a caller total the bits of
+    each document, for intervals over documents.
     """
     device = next(model.parameters()).device
     was_training = model.training
@@ -323,7 +343,7 @@ def gpt_scores(
     context = model.config.context_length
     length = min(context, len(stream) - 1)
     windows = scoring_windows(len(stream) - 1, context, stride or context)
-    total_nats, total_tokens = 0.0, 0
+    token_nats = torch.zeros(len(stream) - 1)
     for first in range(0, len(windows), batch_size):
         group = windows[first : first + batch_size]
         window = torch.stack([stream[start : start + length + 1] for start, _ in group]).to(device)
@@ -332,15 +352,50 @@ def gpt_scores(
         nats = torch.nn.functional.cross_entropy(
             logits.flatten(0, 1).float(), window[:, 1:].flatten(), reduction="none"
         ).view(len(group), length)
-        skipped = torch.tensor([skip for _, skip in group], device=device)
-        counted = torch.arange(length, device=device) >= skipped[:, None]
-        total_nats += nats[counted].sum().item()
-        total_tokens += int(counted.sum())
+        for row, (start, skip) in enumerate(group):
+            token_nats[start + skip : start + length] = nats[row, skip:].cpu()
     model.train(was_training)
-    return _scores(total_nats, total_tokens, n_characters)
+    return token_nats.numpy()
 
 
 @torch.no_grad()
+def mlm_predictions(model: TinyBERT, batches: Iterable[dict[str, torch.Tensor]]) -> dict[str, np.ndarray]:
+    """What the model predicted at every picked target of ``batches``, one entry per target, in order.
+
+    ``target`` (the original token), ``shown`` (what the input showed there: ``[MASK]``, the target
+    itself, or a random token), ``predicted`` (the top-ranked token), ``nats`` (the target's
+    cross-entropy) and ``characters`` (its length in characters); for batches of sentence pairs
+    with a model that has an NSP head, also ``nsp_predicted`` and ``nsp_label``, one per pair.
+    Keeping the targets apart lets a reader split the accuracy by what the input showed and
+    compare two models on the same targets (a paired bootstrap), which totals alone cannot do.
+    """
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    names = ("target", "shown", "predicted", "nats", "characters")
+    columns: dict[str, list[torch.Tensor]] = {name: [] for name in names}
+    nsp: dict[str, list[torch.Tensor]] = {"nsp_predicted": [], "nsp_label": []}
+    with torch.no_grad():
+        for batch in batches:
+            batch = {key: value.to(device) for key, value in batch.items()}
+            with _autocast(device):
+                hidden = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
+            picked = batch["labels"] != IGNORE_INDEX
+            logits = model.mlm_logits(hidden[picked]).float()  # (targets, vocab)
+            targets = batch["labels"][picked]
+            columns["target"].append(targets)
+            columns["shown"].append(batch["input_ids"][picked])
+            columns["predicted"].append(logits.argmax(-1))
+            columns["nats"].append(torch.nn.functional.cross_entropy(logits, targets, reduction="none"))
+            columns["characters"].append(batch["char_lengths"][picked])
+            if model.nsp_head is not None and "next_sentence_label" in batch:
+                nsp["nsp_predicted"].append(model.nsp_logits(hidden).argmax(-1))
+                nsp["nsp_label"].append(batch["next_sentence_label"])
+    model.train(was_training)
+    found = {name: values for name, values in {**columns, **nsp}.items() if values}
+    return {name: torch.cat(values).cpu().numpy() for name, values in found.items()}
+
+
 def bert_scores(
     model: TinyBERT,
     batches: Iterable[dict[str, torch.Tensor]],
@@ -356,43 +411,19 @@ def bert_scores(
     most frequent token), ``most_frequent_accuracy`` is the baseline on those same targets: always
     guessing that token.
     """
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    nats = characters = tokens = correct = nsp_correct = nsp_total = 0.0
-    at_mask = at_mask_correct = at_mask_frequent = 0
-    for batch in batches:
-        batch = {key: value.to(device) for key, value in batch.items()}
-        with _autocast(device):
-            hidden = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
-        picked = batch["labels"] != IGNORE_INDEX
-        logits = model.mlm_logits(hidden[picked]).float()
-        targets = batch["labels"][picked]
-        nats += torch.nn.functional.cross_entropy(logits, targets, reduction="sum").item()
-        right = logits.argmax(-1) == targets
-        correct += right.sum().item()
-        tokens += targets.numel()
-        if mask_id is not None:
-            shown_mask = batch["input_ids"][picked] == mask_id
-            at_mask += int(shown_mask.sum())
-            at_mask_correct += int(right[shown_mask].sum())
-            if most_frequent is not None:
-                at_mask_frequent += int((targets[shown_mask] == most_frequent).sum())
-        characters += batch["char_lengths"][picked].sum().item()
-        if model.nsp_head is not None and "next_sentence_label" in batch:
-            nsp_correct += (model.nsp_logits(hidden).argmax(-1) == batch["next_sentence_label"]).sum().item()
-            nsp_total += len(batch["next_sentence_label"])
-    model.train(was_training)
-    if tokens == 0:
+    found = mlm_predictions(model, batches)
+    if len(found.get("target", ())) == 0:  # no batch, or batches in which nothing was picked
         raise InputError("the evaluation text is too short: no token was masked")
-    scores = _scores(nats, int(tokens), int(characters))
-    scores["mlm_accuracy"] = correct / tokens
-    if at_mask:
-        scores["mask_accuracy"] = at_mask_correct / at_mask
+    target, right = found["target"], found["predicted"] == found["target"]
+    scores = _scores(float(found["nats"].astype(np.float64).sum()), len(target), int(found["characters"].sum()))
+    scores["mlm_accuracy"] = float(right.mean())
+    at_mask = found["shown"] == mask_id if mask_id is not None else np.zeros_like(right)
+    if at_mask.any():
+        scores["mask_accuracy"] = float(right[at_mask].mean())
         if most_frequent is not None:
-            scores["most_frequent_accuracy"] = at_mask_frequent / at_mask
-    if nsp_total:
-        scores["nsp_accuracy"] = nsp_correct / nsp_total
+            scores["most_frequent_accuracy"] = float((target[at_mask] == most_frequent).mean())
+    if "nsp_label" in found:
+        scores["nsp_accuracy"] = float((found["nsp_predicted"] == found["nsp_label"]).mean())
     return scores
 
 
@@ -620,8 +651,9 @@ def pretrain(
     out = Path(options.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")
+    lock = lock_folder(out, "--out")  # held until this function returns
     previous = _previous_run(out, options)
-    tokenizer = _tokenizers().Tokenizer.from_file(str(out / "tokenizer.json")) if previous else None
+    tokenizer = _read_tokenizer(out / "tokenizer.json") if previous else None
     prepared = prepare(options, train_text, eval_text, tokenizer)
     model = prepared.model
     log(
@@ -666,10 +698,10 @@ def pretrain(
         schedule_to_deadline=deadline is not None,
     )
     out.mkdir(parents=True, exist_ok=True)
-    prepared.tokenizer.save(str(out / "tokenizer.json"))
-    (out / "model.json").write_text(json.dumps({"kind": options.kind, "config": model.config.to_dict()}, indent=2))
+    write_atomically(out / "tokenizer.json", prepared.tokenizer.to_str())
+    write_atomically(out / "model.json", json.dumps({"kind": options.kind, "config": model.config.to_dict()}, indent=2))
     run = {"options": _comparable(options), "limits": _limits(options), "max_steps": max_steps, "epochs": epochs}
-    (out / "run.json").write_text(json.dumps(run, indent=2))
+    write_atomically(out / "run.json", json.dumps(run, indent=2))
     limit = f"{max_steps:,} steps" if deadline is None else f"{deadline:.0f} seconds (at most {max_steps:,} steps)"
     log(
         f"training: {limit} of {options.batch_size} x {options.context} tokens "
@@ -693,6 +725,7 @@ def pretrain(
         **{f"eval_{name}": value for name, value in scores.items() if name.endswith("accuracy")},
         "out": str(out),
     }
+    lock.close()
     return PretrainResult(model, prepared.tokenizer, history, scores, summary)
 
 
@@ -707,7 +740,7 @@ def _previous_run(out: Path, options: PretrainOptions) -> dict[str, Any] | None:
     run_file = out / "run.json"
     if not run_file.exists() or not (out / "tokenizer.json").exists():
         return None
-    run = json.loads(run_file.read_text())
+    run = read_json(run_file, keys=("options",))
     if run["options"] != _comparable(options):
         changed = sorted(key for key, value in _comparable(options).items() if run["options"].get(key) != value)
         raise InputError(
@@ -776,12 +809,22 @@ def load_pretrained(directory: str | Path) -> tuple[nn.Module, Any]:
     model_file = directory / "model.json"
     if not model_file.exists():
         raise InputError(f"{directory}: no model.json; is this a folder written by 'python -m fromzero pretrain'?")
-    description = json.loads(model_file.read_text())
+    description = read_json(model_file, keys=("kind", "config"))
     model: nn.Module
-    if description["kind"] == "gpt":
-        model = TinyGPT(GPTConfig(**description["config"]))
-    else:
-        model = TinyBERT(BertConfig(**description["config"]))
+    try:
+        if description["kind"] == "gpt":
+            model = TinyGPT(GPTConfig(**description["config"]))
+        else:
+            model = TinyBERT(BertConfig(**description["config"]))
+    except (TypeError, ValueError) as error:
+        raise InputError(f"{model_file}: not a model description fromzero wrote ({error})") from None
     load_checkpoint(directory / "checkpoints", model)
-    tokenizer = _tokenizers().Tokenizer.from_file(str(directory / "tokenizer.json"))
-    return model.eval(), tokenizer
+    return model.eval(), _read_tokenizer(directory / "tokenizer.json")
+
+
+def _read_tokenizer(path: Path) -> Any:
+    """The tokenizer saved in ``path``; a cut-short or foreign file is an InputError naming it."""
+    try:
+        return _tokenizers().Tokenizer.from_file(str(path))
+    except Exception as error:  # tokenizers raises its own Exception subclass for every parse failure
+        raise InputError(f"{path}: not a tokenizer file ({str(error).splitlines()[0]})") from None
