@@ -13,7 +13,7 @@ import pytest
 from conftest import default_sigint
 
 from fromzero.errors import InputError
-from fromzero.files import atomic_path, check_output_file, swapped_folder, write_atomically
+from fromzero.files import atomic_path, check_output_file, check_output_folder, swapped_folder, write_atomically
 
 
 def test_write_atomically_replaces_the_file_and_leaves_nothing_beside_it(tmp_path: Path) -> None:
@@ -107,3 +107,18 @@ def test_check_output_file_refuses_inputs_folders_and_missing_folders(tmp_path: 
     with pytest.raises(InputError, match="does not exist"):
         check_output_file(tmp_path / "no" / "v.txt", "--out", {})
     assert check_output_file(tmp_path / "v.txt", "--out", {"--corpus": corpus}) == tmp_path / "v.txt"
+
+
+def test_check_output_folder_refuses_files_and_inputs(tmp_path: Path) -> None:
+    data = tmp_path / "train.tsv"
+    data.write_text("text\tlabel\n", encoding="utf-8")
+    model = tmp_path / "model"
+    model.mkdir()
+    with pytest.raises(InputError, match=r"--output .*train.tsv is the path given to --train"):
+        check_output_folder(data, "--output", {"--train": data})
+    with pytest.raises(InputError, match=r"--output .*model is the path given to --model"):
+        check_output_folder(tmp_path / "." / "model", "--output", {"--model": model})
+    with pytest.raises(InputError, match="is a file: name a folder"):
+        check_output_folder(data, "--output", {})
+    fresh = tmp_path / "new" / "deeper"
+    assert check_output_folder(fresh, "--output", {"--model": model}) == fresh

@@ -174,7 +174,7 @@ def test_bad_options_exit_2(tsv_pair) -> None:
     assert_one_line_error(run_cli(*common, "--epochs", "0"), "--epochs")
     assert_one_line_error(run_cli(*common, "--max-length", "1000"), "max_length 1000")
     cpu_before = child_cpu_seconds()
-    assert_one_line_error(run_cli(*common, "--output", str(train)), "--output", "is a file")
+    assert_one_line_error(run_cli(*common, "--output", str(train)), "--output", "given to --train")
     assert child_cpu_seconds() - cpu_before < 30  # refused before training: importing torch is most of it
 
 

@@ -6,6 +6,7 @@ GPU (MPS) or an NVIDIA GPU (CUDA) without edits.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -88,3 +89,44 @@ def one_cpu_thread(device: torch.device) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes that new tensors on ``device`` can still take: a CUDA GPU's free memory, else the system's.
+
+    For the CPU (and Apple GPUs, which share it) this is Linux's ``MemAvailable``, what the kernel can
+    hand out without swapping; elsewhere the physical memory.
+    """
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def human_bytes(n_bytes: float) -> str:
+    """``1.5 GB``-style sizes (powers of 1000), for messages."""
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if n_bytes < 1000:
+            return f"{n_bytes:.0f} {unit}" if unit == "bytes" else f"{n_bytes:.1f} {unit}"
+        n_bytes /= 1000
+    return f"{n_bytes:,.1f} PB"
+
+
+def require_memory(needed: int, what: str, device: torch.device) -> None:
+    """Raise :class:`InputError` before allocating when ``needed`` bytes cannot fit on ``device``.
+
+    ``needed`` is a floor (the tensors that must exist at once), so the check never refuses a run
+    that could fit; it turns an absurd size into one line instead of a crash minutes later, or a
+    machine that swaps itself to a halt.
+    """
+    free = available_memory(device)
+    if needed > free:
+        raise InputError(f"{what} need at least {human_bytes(needed)}, more than the {human_bytes(free)} of memory "
+                         f"free on {device.type}: choose smaller sizes")

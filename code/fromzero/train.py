@@ -825,30 +825,35 @@ def _gather(value: Any, world: int) -> list[Any]:
     return gathered
 
 
-def _readable_checkpoints(directory: Path) -> list[tuple[int, Path]]:
+def _readable_checkpoints(directory: Path, *, quiet: bool = False) -> list[tuple[int, Path]]:
     """The readable checkpoints in ``directory`` as (recorded step, path), newest first.
 
     The step comes from inside each file, not from its name; a file that does not load (cut short,
-    junk, another format) is reported and left alone: never counted, never deleted.
+    junk, another format) is reported (unless ``quiet``) and left alone: never counted, never deleted.
     """
     found = []
     for path in sorted(directory.glob("step-*.pt")):
-        checkpoint = _load_checkpoint_file(path)
+        checkpoint = _load_checkpoint_file(path, quiet)
         if checkpoint is not None:
             found.append((int(checkpoint["step"]), path))
     return sorted(found, reverse=True)
 
 
-def _load_checkpoint_file(path: Path) -> dict[str, Any] | None:
-    """The checkpoint in ``path`` (memory-mapped, so reading its step is cheap), or ``None`` with a warning."""
+def _load_checkpoint_file(path: Path, quiet: bool = False) -> dict[str, Any] | None:
+    """The checkpoint in ``path``, or ``None`` (with a warning unless ``quiet``) if it does not load.
+
+    Memory-mapped: reading a checkpoint's step costs only its index, not its tensors.
+    """
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as error:  # cut short, not a checkpoint, or from an unknown format
-        warnings.warn(f"skipping unreadable checkpoint {path}: {error}", stacklevel=4)
-        return None
-    if isinstance(checkpoint, dict) and checkpoint.get("format") == CHECKPOINT_FORMAT and "step" in checkpoint:
-        return checkpoint
-    warnings.warn(f"skipping {path}: not a checkpoint written by fromzero.train.fit", stacklevel=4)
+        problem = f"skipping unreadable checkpoint {path}: {error}"
+    else:
+        if isinstance(checkpoint, dict) and checkpoint.get("format") == CHECKPOINT_FORMAT and "step" in checkpoint:
+            return checkpoint
+        problem = f"skipping {path}: not a checkpoint written by fromzero.train.fit"
+    if not quiet:
+        warnings.warn(problem, stacklevel=4)
     return None
 
 
@@ -880,13 +885,16 @@ def _save_checkpoint(state: _State, config: TrainConfig, world: int, rank: int) 
     with atomic_path(path) as temporary:  # unique per process: two runs on one folder never share a name
         torch.save(checkpoint, temporary)
     if config.keep_checkpoints is not None:
-        readable = _readable_checkpoints(directory)
+        readable = _readable_checkpoints(directory, quiet=True)  # junk was reported once, when fit began
         for _, old in readable[config.keep_checkpoints:]:  # at least 1 is kept: the newest readable one stays
             old.unlink(missing_ok=True)
 
 
 def _read_newest(directory: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The readable checkpoint with the highest recorded step, skipping (with a warning) any that does not load."""
+    """The readable checkpoint with the highest recorded step, skipping (with a warning) any that does not load.
+
+    The scan reads only each file's index; the newest is then read whole, once.
+    """
     readable = _readable_checkpoints(directory)
     if not readable:
         return None

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fromzero.data import Vocabulary
-from fromzero.device import one_cpu_thread, pick_device
+from fromzero.device import one_cpu_thread, pick_device, require_memory
 from fromzero.embeddings.options import EmbedOptions, WordVectors
 from fromzero.errors import InputError
 from fromzero.train import History, TrainConfig, fit
@@ -298,9 +298,12 @@ def fit_fasttext(
         subsample=options.subsample,
         batch_size=options.batch_size or DEFAULT_BATCH_SIZE,
     )
+    device = pick_device(options.device)
+    require_memory(2 * len(words) * options.dim * 4,
+                   f"FastText's word tables ({len(words):,} words x dim {options.dim:,})", device)
     torch.manual_seed(options.seed)
     model = FastTextModel(words, options.dim, min_n=min_n, max_n=max_n, buckets=buckets)
-    model.to(pick_device(options.device))
+    model.to(device)
     lr = options.lr or DEFAULT_LR
     config = TrainConfig(
         epochs=options.epochs or DEFAULT_EPOCHS,

@@ -33,7 +33,7 @@ from torch import nn
 
 from fromzero.counting import cooccurrence_matrix
 from fromzero.data import Vocabulary
-from fromzero.device import one_cpu_thread, pick_device
+from fromzero.device import one_cpu_thread, pick_device, require_memory
 from fromzero.embeddings.options import EmbedOptions, WordVectors
 from fromzero.errors import InputError
 from fromzero.train import History, TrainConfig, fit
@@ -177,9 +177,12 @@ def fit_glove(
     """Count co-occurrences within ``options.window`` and fit GloVe to them with AdaGrad; keep the history."""
     words, cells = count_cells(sentences, options.min_count, options.window)
     batches = CellBatches(cells, options.batch_size or DEFAULT_BATCH_SIZE, x_max, alpha)
+    device = pick_device(options.device)
+    require_memory(4 * len(words) * options.dim * 4,
+                   f"GloVe's two tables and their AdaGrad sums ({len(words):,} words x dim {options.dim:,})", device)
     torch.manual_seed(options.seed)
     # On the training device before the optimizer is built, so that AdaGrad's sums live there too.
-    model = GloVe(len(words), options.dim).to(pick_device(options.device))
+    model = GloVe(len(words), options.dim).to(device)
     lr = options.lr or DEFAULT_LR
     optimizer = torch.optim.Adagrad(model.parameters(), lr=lr, initial_accumulator_value=ADAGRAD_START)
     config = TrainConfig(

@@ -60,7 +60,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from fromzero.device import one_cpu_thread, pick_device
+from fromzero.device import one_cpu_thread, pick_device, require_memory
 from fromzero.embeddings.options import EmbedOptions, WordVectors
 from fromzero.errors import InputError
 
@@ -617,6 +617,8 @@ def train_word2vec(
     device = pick_device(options.device)
     workers = 1 if device.type != "cpu" else options.workers or default_workers()
     corpus = encode_corpus(sentences, options.min_count)
+    require_memory(2 * len(corpus.words) * options.dim * 4,
+                   f"{architecture}'s two tables ({len(corpus.words):,} words x dim {options.dim:,})", device)
     batch = _batch_size(options.batch_size or DEFAULT_BATCH_SIZE[architecture])
     total = options.epochs * len(corpus.ids)
     chunks = _prepare_chunks(corpus, architecture, options, np.random.default_rng(options.seed))

@@ -73,6 +73,8 @@ def _from_pretrained(auto_class: Any, checkpoint: str, **kwargs: Any) -> Any:
             return auto_class.from_pretrained(checkpoint, **kwargs)
     except (OSError, ValueError, KeyError, SafetensorError) as error:  # SafetensorError: a cut-short weights file
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if isinstance(error, SafetensorError):
+            first_line = f"its .safetensors weights are cut short or corrupt ({first_line})"
         raise InputError(f"cannot load {checkpoint!r}: {first_line}") from None
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from fromzero.argtypes import positive_float, positive_int, seed
 from fromzero.errors import InputError
+from fromzero.files import check_output_folder
 
 NOT_SAVED = "--output was not written (a model folder already there is unchanged)"
 
@@ -137,16 +138,9 @@ def _check_options(args: argparse.Namespace) -> None:
     if args.lora and args.freeze != "none":
         raise InputError("--lora already freezes the pretrained weights: use it with --freeze none")
     if args.output:
-        _check_output_folder(Path(args.output))
-
-
-def _check_output_folder(folder: Path) -> None:
-    """Refuse an --output that cannot hold the saved model, before any training (a typo must not cost a run)."""
-    if folder.exists() and not folder.is_dir():
-        raise InputError(f"--output {folder} is a file: name a folder to save the model into")
-    parent = next((path for path in (folder, *folder.parents) if path.exists()), Path("."))
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"--output {folder}: {parent} is not writable")
+        model_folder = {"--model": args.model} if Path(args.model).is_dir() else {}
+        inputs = {"--train": args.train, "--eval": args.eval, **model_folder}
+        check_output_folder(args.output, "--output", inputs)  # before training: a typo must not cost a run
 
 
 def _prologue(args: argparse.Namespace) -> tuple[Any, str]:
@@ -282,8 +276,8 @@ def _read_inputs(texts: Sequence[str]) -> list[str]:
 def _predict_command(args: argparse.Namespace) -> int:
     from fromzero.finetune.checkpoints import load_finetuned
 
+    texts = _read_inputs(args.texts)  # before the model: bad input fails before a slow load
     model, tokenizer, task = load_finetuned(args.model)
-    texts = _read_inputs(args.texts)
     max_length = min(tokenizer.model_max_length, getattr(model.config, "max_position_embeddings", 512))
     label = _classify_records if task == "classify" else _tag_records
     for record in label(model, tokenizer, texts, max_length, args.batch_size):

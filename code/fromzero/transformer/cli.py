@@ -12,7 +12,7 @@ import json
 import sys
 import time
 
-from fromzero.argtypes import fraction, minutes, positive_float, positive_int, seed
+from fromzero.argtypes import count, fraction, minutes, positive_float, positive_int, seed
 from fromzero.errors import InputError
 
 RESUME = "the checkpoints already in --out are kept; run the same command again to resume from the last one"
@@ -101,7 +101,7 @@ def _add_options(parser: argparse.ArgumentParser, kind: str) -> None:
         help="learned: a trained vector per position; sinusoidal: fixed waves; rotary: queries and keys turned by "
         f"their position inside attention, RoPE ({defaults['positions']})",
     )
-    size.add_argument("--warmup-steps", type=int, help="warm-up steps (default: 10%% of the steps, at most 200)")
+    size.add_argument("--warmup-steps", type=count, help="warm-up steps (default: 10%% of the steps, at most 200)")
     size.add_argument(
         "--attention",
         choices=("sdpa", "math"),

@@ -37,6 +37,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from fromzero.device import describe_device, pick_device, require_memory
 from fromzero.errors import InputError
 from fromzero.files import lock_folder, read_json, write_atomically
 from fromzero.train import History, TrainConfig, autocast_dtype, count_units, evaluate, fit, load_checkpoint
@@ -639,10 +640,9 @@ def pretrain(
     uninterrupted run would have had (on the CPU): the tokenizer and the plan are read back
     instead of being made again.
     """
-    from fromzero.device import describe_device, pick_device
-
     started = time.perf_counter() if started is None else started
     device = pick_device(options.device)
+    _check_memory(options, device)
     text = read_corpus(options.corpus)
     if options.eval_corpus is not None:
         train_text, eval_text = text, read_corpus(options.eval_corpus)
@@ -651,7 +651,20 @@ def pretrain(
     out = Path(options.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")
-    lock = lock_folder(out, "--out")  # held until this function returns
+    with lock_folder(out, "--out"):  # released however training ends
+        return _pretrain_in(out, options, device, train_text, eval_text, started, log)
+
+
+def _pretrain_in(
+    out: Path,
+    options: PretrainOptions,
+    device: torch.device,
+    train_text: str,
+    eval_text: str,
+    started: float,
+    log: Callable[[str], None],
+) -> PretrainResult:
+    """The run itself, in ``out``, which this process holds locked."""
     previous = _previous_run(out, options)
     tokenizer = _read_tokenizer(out / "tokenizer.json") if previous else None
     prepared = prepare(options, train_text, eval_text, tokenizer)
@@ -725,8 +738,21 @@ def pretrain(
         **{f"eval_{name}": value for name, value in scores.items() if name.endswith("accuracy")},
         "out": str(out),
     }
-    lock.close()
     return PretrainResult(model, prepared.tokenizer, history, scores, summary)
+
+
+def _check_memory(options: PretrainOptions, device: torch.device) -> None:
+    """Refuse sizes that cannot fit before the corpus is read: a floor, from the blocks and one batch alone.
+
+    Each block holds about 12 d_model² weights; training keeps four numbers per weight (the weight, its
+    gradient and AdamW's two moments), and the forward pass keeps at least four activations of
+    batch x context x d_model per block for the backward pass.
+    """
+    weights = options.layers * 12 * options.dim**2
+    activations = 4 * options.layers * options.batch_size * options.context * options.dim
+    require_memory(4 * (4 * weights + activations),
+                   f"a {options.kind} of {options.layers} layers x dim {options.dim:,} with context "
+                   f"{options.context:,} and batch size {options.batch_size:,}", device)
 
 
 def _comparable(options: PretrainOptions) -> dict[str, Any]:
