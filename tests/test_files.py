@@ -13,7 +13,14 @@ import pytest
 from conftest import default_sigint
 
 from fromzero.errors import InputError
-from fromzero.files import atomic_path, check_output_file, check_output_folder, swapped_folder, write_atomically
+from fromzero.files import (
+    atomic_path,
+    check_output_file,
+    check_output_folder,
+    exchange_paths,
+    swapped_folder,
+    write_atomically,
+)
 
 
 def test_write_atomically_replaces_the_file_and_leaves_nothing_beside_it(tmp_path: Path) -> None:
@@ -122,3 +129,13 @@ def test_check_output_folder_refuses_files_and_inputs(tmp_path: Path) -> None:
         check_output_folder(data, "--output", {})
     fresh = tmp_path / "new" / "deeper"
     assert check_output_folder(fresh, "--output", {"--model": model}) == fresh
+
+
+def test_a_folder_is_swapped_in_one_step_on_linux(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder in (first, second):
+        folder.mkdir()
+        (folder / "name").write_text(folder.name)
+    assert exchange_paths(first, second) == sys.platform.startswith("linux")
+    if sys.platform.startswith("linux"):
+        assert (first / "name").read_text() == "second" and (second / "name").read_text() == "first"

@@ -847,7 +847,7 @@ def _load_checkpoint_file(path: Path, quiet: bool = False) -> dict[str, Any] | N
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as error:  # cut short, not a checkpoint, or from an unknown format
-        problem = f"skipping unreadable checkpoint {path}: {error}"
+        problem = f"skipping unreadable checkpoint {path}: {_why_unreadable(path, error)}"
     else:
         if isinstance(checkpoint, dict) and checkpoint.get("format") == CHECKPOINT_FORMAT and "step" in checkpoint:
             return checkpoint
@@ -855,6 +855,14 @@ def _load_checkpoint_file(path: Path, quiet: bool = False) -> dict[str, Any] | N
     if not quiet:
         warnings.warn(problem, stacklevel=4)
     return None
+
+
+def _why_unreadable(path: Path, error: Exception) -> str:
+    """One short reason: PyTorch's own messages run to several sentences of advice."""
+    with open(path, "rb") as handle:
+        if handle.read(4) != b"PK\x03\x04":  # every torch.save file is a zip archive
+            return "not a PyTorch checkpoint (no zip header)"
+    return f"cut short or corrupt ({str(error).split('. ')[0]})"
 
 
 def _save_checkpoint(state: _State, config: TrainConfig, world: int, rank: int) -> None:
@@ -888,6 +896,13 @@ def _save_checkpoint(state: _State, config: TrainConfig, world: int, rank: int) 
         readable = _readable_checkpoints(directory, quiet=True)  # junk was reported once, when fit began
         for _, old in readable[config.keep_checkpoints:]:  # at least 1 is kept: the newest readable one stays
             old.unlink(missing_ok=True)
+
+
+def newest_checkpoint(directory: str | os.PathLike) -> tuple[int, Path] | None:
+    """The recorded step and path of the newest readable checkpoint in ``directory``, or None if it has none."""
+    directory = Path(directory)
+    readable = _readable_checkpoints(directory, quiet=True) if directory.is_dir() else []
+    return readable[0] if readable else None
 
 
 def _read_newest(directory: Path) -> tuple[Path, dict[str, Any]] | None:

@@ -40,7 +40,16 @@ from torch.utils.data import Dataset
 from fromzero.device import describe_device, pick_device, require_memory
 from fromzero.errors import InputError
 from fromzero.files import lock_folder, read_json, write_atomically
-from fromzero.train import History, TrainConfig, autocast_dtype, count_units, evaluate, fit, load_checkpoint
+from fromzero.train import (
+    History,
+    TrainConfig,
+    autocast_dtype,
+    count_units,
+    evaluate,
+    fit,
+    load_checkpoint,
+    newest_checkpoint,
+)
 from fromzero.transformer.bert import IGNORE_INDEX, BertConfig, TinyBERT, bert_pretraining_loss, mask_tokens
 from fromzero.transformer.corpus import read_corpus, split_holdout
 from fromzero.transformer.gpt import GPTConfig, TinyGPT, causal_lm_loss, count_parameters
@@ -675,6 +684,9 @@ def _pretrain_in(
         f"per token, vocabulary {prepared.tokenizer.get_vocab_size():,})"
     )
     log(f"model: {options.kind}, {count_parameters(model):,} parameters, on {describe_device(device)}")
+    newest = newest_checkpoint(out / "checkpoints") if previous else None
+    if newest is not None:
+        log(f"resuming from step {newest[0]:,} ({newest[1].name})")
     if options.compile:
         model.compile()
     per_epoch = steps_per_epoch(prepared.train_data, options.batch_size)
