@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -196,18 +197,30 @@ def test_pretrain_skips_junk_and_cut_short_checkpoints_and_leaves_them_alone(new
 # finetune: an output folder swapped in whole
 
 
-@pytest.fixture
-def finetuned(tmp_path: Path) -> tuple[list[str], Path, dict[str, str]]:
-    """A finished fine-tuning run's command and output folder, with the folder's digest."""
+def finetune_command(train: Path, output: Path) -> list[str]:
+    return ["finetune", "classify", "--model", "small", "--train", str(train), "--eval", str(train), "--epochs", "1",
+            "--max-length", "16", "--batch-size", "4", "--output", str(output)]
+
+
+@pytest.fixture(scope="module")
+def trained_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Training data and the model folder a finished fine-tuning run saved from it."""
+    folder = tmp_path_factory.mktemp("finetuned")
     rows = [("what a wonderful film", "positive"), ("a great and moving story", "positive"),
             ("a boring mess", "negative"), ("dull and far too long", "negative")] * 2
-    train = tmp_path / "train.tsv"
+    train = folder / "train.tsv"
     train.write_text("text\tlabel\n" + "".join(f"{text}\t{label}\n" for text, label in rows), encoding="utf-8")
+    assert run_cli(*finetune_command(train, folder / "model")).returncode == 0
+    return train, folder / "model"
+
+
+@pytest.fixture
+def finetuned(trained_once: tuple[Path, Path], tmp_path: Path) -> tuple[list[str], Path, dict[str, str]]:
+    """The command of a run whose --output already holds an earlier model (a copy), and that folder's digest."""
+    train, saved = trained_once
     output = tmp_path / "model"
-    command = ["finetune", "classify", "--model", "small", "--train", str(train), "--eval", str(train), "--epochs",
-               "1", "--max-length", "16", "--batch-size", "4", "--output", str(output)]
-    assert run_cli(*command).returncode == 0
-    return command, output, digest(output)
+    shutil.copytree(saved, output)
+    return finetune_command(train, output), output, digest(output)
 
 
 @pytest.mark.parametrize("point, signal_number", [("train", signal.SIGINT), ("train", signal.SIGKILL),
