@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from fromzero import InputError
-from fromzero.device import describe_device, pick_device
+from fromzero.device import available_memory, describe_device, human_bytes, pick_device, require_memory
 
 
 def test_auto_picks_an_available_device() -> None:
@@ -46,3 +46,13 @@ def test_cpu_description_counts_threads_in_words() -> None:
         assert describe_device(torch.device("cpu")) == "cpu (2 threads)"
     finally:
         torch.set_num_threads(previous)
+
+
+def test_sizes_that_cannot_fit_are_refused_before_allocating() -> None:
+    cpu = torch.device("cpu")
+    free = available_memory(cpu)
+    assert free > 10**8  # at least 100 MB on any machine that runs the book
+    require_memory(10**6, "a small table", cpu)
+    with pytest.raises(InputError, match=r"^a huge table would take at least 1\.0 PB, more than the .* free on cpu"):
+        require_memory(10**15, "a huge table", cpu)
+    assert [human_bytes(n) for n in (999, 1500, 2.5e9, 3e18)] == ["999 bytes", "1.5 kB", "2.5 GB", "3,000.0 PB"]

@@ -128,5 +128,5 @@ def require_memory(needed: int, what: str, device: torch.device) -> None:
     """
     free = available_memory(device)
     if needed > free:
-        raise InputError(f"{what} need at least {human_bytes(needed)}, more than the {human_bytes(free)} of memory "
-                         f"free on {device.type}: choose smaller sizes")
+        raise InputError(f"{what} would take at least {human_bytes(needed)}, more than the {human_bytes(free)} "
+                         f"of memory free on {device.type}: choose smaller sizes")
