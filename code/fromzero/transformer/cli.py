@@ -13,7 +13,6 @@ import sys
 import time
 
 from fromzero.argtypes import count, fraction, minutes, positive_float, positive_int, seed
-from fromzero.errors import InputError
 
 RESUME = "the checkpoints already in --out are kept; run the same command again to resume from the last one"
 
@@ -136,8 +135,6 @@ def _pretrain_command(args: argparse.Namespace) -> int:
     from fromzero.transformer.corpus import read_corpus
     from fromzero.transformer.options import PretrainOptions
 
-    if args.warmup_steps is not None and args.warmup_steps < 0:
-        raise InputError(f"--warmup-steps must be 0 or more, got {args.warmup_steps}")
     options = PretrainOptions(
         kind=args.kind,
         corpus=args.corpus,
