@@ -19,11 +19,11 @@ from fromzero.embeddings.fasttext import (
     char_ngrams,
     fit_fasttext,
     fnv1a_32,
-    keep_probabilities,
     ngram_bucket,
     noise_table,
     train_fasttext,
 )
+from fromzero.embeddings.word2vec import keep_probabilities
 from fromzero.evaluate import nearest_neighbours
 
 

@@ -395,7 +395,8 @@ def autocast_dtype(mixed_precision: str, device: torch.device) -> torch.dtype | 
     return torch.float16
 
 
-def _autocast(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:
+def autocast_context(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:
+    """Mixed precision in ``dtype`` on ``device`` for the block it wraps; nothing at all when ``dtype`` is None."""
     return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
@@ -421,7 +422,7 @@ def evaluate(
     try:
         total, batches = torch.zeros((), device=device), 0
         for batch in data:
-            with _autocast(device, dtype):
+            with autocast_context(device, dtype):
                 total += loss_fn(model, to_device(batch, device)).float()
             batches += 1
         if batches == 0:
@@ -514,7 +515,7 @@ def fit(
                 batch = to_device(batch, device)
                 # DDP all-reduces gradients in backward(); no_sync() saves that on accumulation micro-steps.
                 with wrapped.no_sync() if world > 1 and not sync else nullcontext():
-                    with _autocast(device, dtype):
+                    with autocast_context(device, dtype):
                         loss = loss_fn(wrapped, batch)
                     _check_loss(loss, state.step + 1)
                     scaler.scale(loss / accum).backward()

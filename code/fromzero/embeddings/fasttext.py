@@ -27,6 +27,7 @@ from torch import nn
 from fromzero.data import Vocabulary
 from fromzero.device import one_cpu_thread, pick_device, require_memory
 from fromzero.embeddings.options import EmbedOptions, WordVectors
+from fromzero.embeddings.word2vec import keep_probabilities
 from fromzero.errors import InputError
 from fromzero.train import History, TrainConfig, fit
 
@@ -183,19 +184,6 @@ def sgns_loss(model: nn.Module, batch: tuple[torch.Tensor, ...]) -> torch.Tensor
     # -log sigma(x) = softplus(-x); each noise term counts once per valid context slot.
     per_centre = (F.softplus(-positive) * valid).sum(-1) + valid.sum(-1) * F.softplus(negative).sum(-1)
     return per_centre.sum()
-
-
-def keep_probabilities(counts: np.ndarray, threshold: float) -> np.ndarray:
-    """The chance of keeping each occurrence of a word under frequent-word subsampling.
-
-    Word2Vec's and fastText's formula, sqrt(t / f) + t / f for a word of relative frequency f,
-    capped at 1: *the* loses most of its occurrences, rare words keep all of theirs. ``threshold``
-    0 switches subsampling off.
-    """
-    if threshold == 0:
-        return np.ones(len(counts))
-    ratio = threshold / (counts / counts.sum())
-    return np.minimum(1.0, np.sqrt(ratio) + ratio)
 
 
 def noise_table(counts: np.ndarray, size: int = 1_000_000) -> torch.Tensor:

@@ -43,6 +43,7 @@ from fromzero.files import lock_folder, read_json, write_atomically
 from fromzero.train import (
     History,
     TrainConfig,
+    autocast_context,
     autocast_dtype,
     count_units,
     evaluate,
@@ -284,11 +285,6 @@ class MLMCollator:
 # 5. Scores ----------------------------------------------------------------------------------------------
 
 
-def _autocast(device: torch.device) -> Any:
-    dtype = autocast_dtype("auto", device)
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None else torch.autocast("cpu", enabled=False)
-
-
 def scoring_windows(n_predictions: int, context: int, stride: int) -> list[tuple[int, int]]:
     """``(start, first)`` for each window that scores a stream with ``n_predictions`` next-token predictions.
 
@@ -357,7 +353,7 @@ def gpt_token_nats(model: TinyGPT, ids: np.ndarray, *, batch_size: int = 32, str
     for first in range(0, len(windows), batch_size):
         group = windows[first : first + batch_size]
         window = torch.stack([stream[start : start + length + 1] for start, _ in group]).to(device)
-        with _autocast(device):
+        with autocast_context(device, autocast_dtype("auto", device)):
             logits = model(window[:, :-1])
         nats = torch.nn.functional.cross_entropy(
             logits.flatten(0, 1).float(), window[:, 1:].flatten(), reduction="none"
@@ -388,7 +384,7 @@ def mlm_predictions(model: TinyBERT, batches: Iterable[dict[str, torch.Tensor]])
     with torch.no_grad():
         for batch in batches:
             batch = {key: value.to(device) for key, value in batch.items()}
-            with _autocast(device):
+            with autocast_context(device, autocast_dtype("auto", device)):
                 hidden = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
             picked = batch["labels"] != IGNORE_INDEX
             logits = model.mlm_logits(hidden[picked]).float()  # (targets, vocab)
