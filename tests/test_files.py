@@ -104,7 +104,7 @@ def test_swapped_folder_replaces_a_folder_whole_or_not_at_all(tmp_path: Path) ->
 def test_check_output_file_refuses_inputs_folders_and_missing_folders(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("a b c\n")
-    with pytest.raises(InputError, match=r"--out .* is the file given to --corpus"):
+    with pytest.raises(InputError, match=r"--out .* is the path given to --corpus"):
         check_output_file(tmp_path / "." / "corpus.txt", "--out", {"--corpus": corpus})
     (tmp_path / "link.txt").symlink_to(corpus)
     with pytest.raises(InputError, match="given to --corpus"):

@@ -140,10 +140,7 @@ def read_json(path: str | os.PathLike, keys: tuple[str, ...] = ()) -> dict:
 
 def check_output_file(path: str | os.PathLike, option: str, inputs: dict[str, str | os.PathLike]) -> Path:
     """Check before any work starts that ``path`` can be written and is none of ``inputs`` (option -> path)."""
-    path = Path(path)
-    for input_option, input_path in inputs.items():
-        if _same_file(path, Path(input_path)):
-            raise InputError(f"{option} {path} is the file given to {input_option}: write the output elsewhere")
+    path = _not_an_input(path, option, inputs)
     if path.is_dir():
         raise InputError(f"{option} {path} is a folder: name a file")
     folder = path.parent
@@ -156,15 +153,20 @@ def check_output_file(path: str | os.PathLike, option: str, inputs: dict[str, st
 
 def check_output_folder(path: str | os.PathLike, option: str, inputs: dict[str, str | os.PathLike]) -> Path:
     """Check before any work starts that the folder ``path`` can be made or replaced and is none of ``inputs``."""
-    path = Path(path)
-    for input_option, input_path in inputs.items():
-        if _same_file(path, Path(input_path)):
-            raise InputError(f"{option} {path} is the path given to {input_option}: save elsewhere")
+    path = _not_an_input(path, option, inputs)
     if path.exists() and not path.is_dir():
         raise InputError(f"{option} {path} is a file: name a folder to save into")
     parent = next((folder for folder in (path, *path.parents) if folder.exists()), Path("."))
     if not os.access(parent, os.W_OK):
         raise InputError(f"{option} {path}: {parent} is not writable")
+    return path
+
+
+def _not_an_input(path: str | os.PathLike, option: str, inputs: dict[str, str | os.PathLike]) -> Path:
+    path = Path(path)
+    for input_option, input_path in inputs.items():
+        if _same_file(path, Path(input_path)):
+            raise InputError(f"{option} {path} is the path given to {input_option}: write the output elsewhere")
     return path
 
 
