@@ -13,7 +13,7 @@ from fromzero.evaluate import (
     BENCHMARKS,
     analogy_table,
     benchmark_oov_rate,
-    evaluate_word_vectors,
+    benchmark_summary,
     nearest_neighbours,
     normalise_rows,
     scoreboard,
@@ -158,8 +158,10 @@ def test_matches_gensim_on_real_vectors() -> None:
     assert similarity_spearman(words, vectors, load_wordsim353())[0] == pytest.approx(gensim_spearman.statistic)
 
 
-def test_evaluate_word_vectors_contract() -> None:
-    summary = evaluate_word_vectors(ANALOGY_WORDS, ANALOGY_VECTORS)
+def test_benchmark_summary_contract() -> None:  # the last line of 'embed evaluate'
+    similarity = similarity_table(ANALOGY_WORDS, ANALOGY_VECTORS)
+    analogies = analogy_table(ANALOGY_WORDS, ANALOGY_VECTORS, methods=("3cosadd",))
+    summary = benchmark_summary(similarity, analogies, benchmark_oov_rate(ANALOGY_WORDS))
     assert list(summary) == ["wordsim353", "simlex999", "analogy", "oov_rate"]
     assert 0.95 < summary["oov_rate"] < 1.0  # ten words cover almost nothing
     assert summary["oov_rate"] == benchmark_oov_rate(ANALOGY_WORDS)

@@ -228,18 +228,6 @@ def benchmark_summary(similarity: pd.DataFrame, analogies: pd.DataFrame, oov_rat
     }
 
 
-def evaluate_word_vectors(words: Sequence[str], vectors: np.ndarray) -> dict[str, float | None]:
-    """``{"wordsim353", "simlex999", "analogy", "oov_rate"}`` for a set of word vectors.
-
-    The two similarity numbers are Spearman correlations over covered pairs, ``analogy`` is the
-    3CosAdd accuracy over covered Google questions with every word a candidate, ``oov_rate`` is
-    :func:`benchmark_oov_rate`. Scores that cannot be computed are ``None``.
-    """
-    similarity = similarity_table(words, vectors)
-    analogies = analogy_table(words, vectors, methods=("3cosadd",))
-    return benchmark_summary(similarity, analogies, benchmark_oov_rate(words))
-
-
 def _row_index(words: Sequence[str], vectors: np.ndarray) -> dict[str, int]:
     """Word -> row; a word listed twice keeps its first row (the more frequent, in a frequency-sorted file)."""
     if len(words) != len(vectors):

@@ -461,15 +461,13 @@ def fit(
     eval_data: Iterable[Any] | Dataset | None = None,
     metrics_fn: MetricsFn | None = None,
     optimizer: torch.optim.Optimizer | None = None,
-    count_fn: Callable[[Any], int] | None = None,
 ) -> History:
     """Train ``model`` in place on ``train_data`` by minimising ``loss_fn``; return the :class:`History`.
 
     ``eval_data`` (batches, or a Dataset batched with ``config.batch_size``) is evaluated with
     :func:`evaluate`, which adds ``metrics_fn``'s metrics to ``eval_loss``; early stopping watches
     ``config.monitor`` among them. ``optimizer`` replaces the one built from the config (the
-    schedule then scales its learning rates). ``count_fn(batch)`` replaces :func:`count_units` for
-    the throughput. ``loss_fn`` runs under autocast when mixed precision is on.
+    schedule then scales its learning rates). ``loss_fn`` runs under autocast when mixed precision is on.
 
     ``fit`` seeds Python, NumPy and PyTorch with ``config.seed`` (plus the process's rank, so that
     processes draw different dropout masks), then restores the random state of a checkpoint when
@@ -496,7 +494,7 @@ def fit(
     state = _State(model, optimizer, LambdaLR(optimizer, schedule), scaler, history)
     seed_everything(config.seed + rank)  # a different dropout per process; DDP makes the weights equal
     resume_rng = _resume(state, config, rank)
-    count = count_fn if count_fn is not None else partial(count_units, unit=config.throughput)
+    count = partial(count_units, unit=config.throughput)
     accum = config.grad_accum_steps
     bar = tqdm(total=total_steps, initial=state.step, unit="step", disable=not config.progress or rank != 0)
     try:  # the bar is closed before an interruption's message is printed, not at exit after it

@@ -81,33 +81,20 @@ class TinyGPT(nn.Module):
         With ``cache`` (one :class:`KVCache` per block, from :meth:`new_cache`), ``ids`` continue the
         tokens the cache has already read, and only they are computed.
         """
-        hidden, _ = self._run(ids, need_weights=False, cache=cache)
-        return self.lm_head(hidden)
-
-    def new_cache(self) -> list[KVCache]:
-        """An empty key-value cache, one per block, for :func:`generate`."""
-        return [KVCache() for _ in self.blocks]
-
-    @torch.no_grad()
-    def attention_weights(self, ids: torch.Tensor) -> list[torch.Tensor]:
-        """Each layer's attention weights, ``(batch, n_heads, length, length)``, for plotting."""
-        return self._run(ids, need_weights=True)[1]
-
-    def _run(
-        self, ids: torch.Tensor, *, need_weights: bool, cache: list[KVCache] | None = None
-    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         past = cache[0].length if cache else 0
         length = ids.shape[1]
         if past + length > self.config.context_length:
             raise InputError(
                 f"sequence of {past + length} tokens is longer than the context ({self.config.context_length})"
             )
-        x = self.dropout(self.token_embedding(ids) + self.positions(length, past))
-        weights = []
+        x = self.dropout(self.token_embedding(ids) + self.positions(length, past))  # (batch, length, d_model)
         for i, block in enumerate(self.blocks):
-            x, block_weights = block(x, need_weights=need_weights, cache=cache[i] if cache else None)
-            weights.append(block_weights)
-        return self.final_norm(x), weights
+            x, _ = block(x, cache=cache[i] if cache else None)
+        return self.lm_head(self.final_norm(x))  # (batch, length, vocab_size)
+
+    def new_cache(self) -> list[KVCache]:
+        """An empty key-value cache, one per block, for :func:`generate`."""
+        return [KVCache() for _ in self.blocks]
 
 
 def init_weights(module: nn.Module) -> None:
