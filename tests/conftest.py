@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
@@ -104,6 +105,18 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> BuiltBook:
     log = execution.stdout + execution.stderr + result.stdout + result.stderr + colab.stdout + colab.stderr
     (output / "build.log").write_text(log, encoding="utf-8")  # each notebook's run time and slowest cells
     return BuiltBook(output, log, result.returncode, time.perf_counter() - started)
+
+
+def last_json(result: subprocess.CompletedProcess[str]) -> dict:
+    """The JSON object a successful command prints as its last line (the command lines' contract)."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def file_digests(folder: Path, ignore: frozenset[str] = frozenset()) -> dict[str, str]:
+    """A SHA-256 of every file under ``folder`` (except those named in ``ignore``), by relative path."""
+    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file() and path.name not in ignore}
 
 
 def default_sigint() -> None:

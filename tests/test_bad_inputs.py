@@ -8,7 +8,6 @@ workspace is hashed: a refused command must leave its inputs and any earlier out
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import sys
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import file_digests
 
 from fromzero.cli import main
 
@@ -220,8 +220,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def snapshot(folder: Path) -> dict[str, str]:
     """A hash of every file under ``folder``, by relative path (the run lock files left out)."""
-    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file() and path.name != ".lock"}
+    return file_digests(folder, ignore=frozenset({".lock"}))
 
 
 def run_main(argv: list[str], stdin: bytes | None, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:

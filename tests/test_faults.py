@@ -7,7 +7,6 @@ and running the command again finishes (``pretrain`` from its newest readable ch
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import default_sigint
+from conftest import default_sigint, file_digests, last_json
 
 from fromzero.data import load_bbc_news, load_lee_background
 from fromzero.embeddings.io import load_word2vec_format
@@ -76,16 +75,6 @@ def visible(folder: Path) -> list[str]:
 
 def hidden(folder: Path) -> list[str]:
     return sorted(path.name for path in folder.iterdir() if path.name.startswith(".") and path.name != ".lock")
-
-
-def digest(folder: Path) -> dict[str, str]:
-    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-            for path in sorted(folder.rglob("*")) if path.is_file()}
-
-
-def last_json(result: subprocess.CompletedProcess[str]) -> dict:
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.fixture(scope="module")
@@ -220,7 +209,7 @@ def finetuned(trained_once: tuple[Path, Path], tmp_path: Path) -> tuple[list[str
     train, saved = trained_once
     output = tmp_path / "model"
     shutil.copytree(saved, output)
-    return finetune_command(train, output), output, digest(output)
+    return finetune_command(train, output), output, file_digests(output)
 
 
 @pytest.mark.parametrize("point, signal_number", [("train", signal.SIGINT), ("train", signal.SIGKILL),
@@ -232,7 +221,7 @@ def test_finetune_killed_keeps_the_earlier_model_folder(finetuned, tmp_path: Pat
     command, output, earlier = finetuned
     prefix = tmp_path if point == "train" else output.parent
     kill(held(point, prefix, *command), signal_number)
-    assert digest(output) == earlier
+    assert file_digests(output) == earlier
     if signal_number == signal.SIGINT:
         assert [name for name in hidden(tmp_path) if name.startswith(".model.")] == []
     predicted = run_cli("predict", "--model", str(output), "a wonderful story")

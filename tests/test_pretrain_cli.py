@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import signal
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_one_line_error, default_sigint
+from conftest import assert_one_line_error, default_sigint, last_json
 
 from fromzero.data import load_bbc_news
 from fromzero.errors import InputError
@@ -41,11 +40,6 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("corpus") / "news.txt"
     path.write_text("\n\n".join(load_bbc_news()["text"].iloc[:30]), encoding="utf-8")
     return path
-
-
-def last_json(result: subprocess.CompletedProcess[str]) -> dict:
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.parametrize("command", [["pretrain"], ["pretrain", "gpt"], ["pretrain", "bert"]])
