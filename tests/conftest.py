@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import pickle
+import resource
 import signal
 import subprocess
 import sys
@@ -111,6 +112,12 @@ def last_json(result: subprocess.CompletedProcess[str]) -> dict:
     """The JSON object a successful command prints as its last line (the command lines' contract)."""
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def child_cpu_seconds() -> float:
+    """CPU seconds used by this process's finished children: unlike wall time, it does not grow on a busy machine."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def file_digests(folder: Path, ignore: frozenset[str] = frozenset()) -> dict[str, str]:

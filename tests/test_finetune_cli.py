@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -12,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, child_cpu_seconds
 
 POSITIVE = ["what a wonderful film", "a great and moving story", "brilliant acting", "i loved every minute"]
 NEGATIVE = ["a boring mess", "dull and far too long", "terrible script", "i hated every minute"]
@@ -27,12 +26,6 @@ def run_cli(*args: str, stdin: str | None = None, env: dict[str, str] | None = N
         [sys.executable, "-m", "fromzero", *args], capture_output=True, text=True, timeout=240, check=False,
         input=stdin, env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})},
     )
-
-
-def child_cpu_seconds() -> float:
-    """CPU seconds used by this process's finished children: unlike wall time, it does not grow on a busy machine."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def write_tsv(path: Path, rows: list[tuple[str, str]], header: str = "text\tlabel") -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_one_line_error, default_sigint, last_json
+from conftest import assert_one_line_error, child_cpu_seconds, default_sigint, last_json
 
 from fromzero.data import load_bbc_news
 from fromzero.errors import InputError
@@ -56,14 +56,16 @@ def test_gpt_run_within_a_time_limit_prints_the_json_contract_and_leaves_a_loada
     corpus: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "gpt"
+    cpu_before = child_cpu_seconds()
     result = last_json(run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(out), "--max-minutes=0.15",
                                *TINY))
     assert set(result) >= CONTRACT
-    # The step count is planned from a timed probe to fill the 9 seconds (torch's import, the tokeniser and the final
-    # score included), and training stops at a deadline that leaves time for the score. Only the estimate of that
-    # score, and start-up on a machine busy with the other test worker, can push the run past the limit.
+    # The step count is planned from a timed probe to fill the 9 seconds (the tokeniser and the final score included),
+    # and training stops at a deadline that leaves time for the score. On a quiet machine the whole process, torch's
+    # import included, uses about 10 CPU seconds. Its CPU time, unlike its wall time, does not grow while the book's
+    # notebooks execute beside it (a wall-clock bound failed there at 15 s): a run that ignored its limit would show.
     assert result["steps"] >= 1
-    assert result["total_seconds"] <= 9 * 1.5
+    assert child_cpu_seconds() - cpu_before <= 9 * 1.5
     assert result["eval_perplexity"] == pytest.approx(math.exp(result["eval_loss"]))
     # bits/char = nats/token * tokens / characters / ln 2
     per_char = result["eval_loss"] * result["eval_tokens"] / result["eval_characters"] / math.log(2)
