@@ -256,7 +256,11 @@ class LiveExplorer:
         )  # no waiting on the run
 
     def drawn(self, x_title: str, query: str, points: int = 30) -> None:
-        """Wait until the figure shows the projection ``x_title`` and ``query``'s neighbours, with every point."""
+        """Wait until the figure shows the projection ``x_title`` and ``query``'s neighbours, with every point.
+
+        The bound is generous because it only matters on failure: beside the book's notebooks the kernel's first run
+        (torch's import, t-SNE) took over a minute.
+        """
         self.page.wait_for_function(
             """([title, legend, points]) => {
                 const plots = document.querySelectorAll('.jp-OutputArea .js-plotly-plot');
@@ -268,7 +272,7 @@ class LiveExplorer:
                     && plot.querySelectorAll('.scatterlayer .point').length >= points;
             }""",
             arg=[x_title, f"3 nearest to {query}", points],
-            timeout=60_000,
+            timeout=180_000,
         )
 
     def choose_projection(self, name: str) -> None:
