@@ -82,11 +82,11 @@ def build_corpus(path: Path) -> list[list[str]]:
     return sentences
 
 
-def fromzero_command(method: str, corpus: Path, out: Path, seed: int) -> list[str]:
+def fromzero_command(method: str, corpus: Path, out: Path, seed: int, device: str) -> list[str]:
     options = [f"--{name.replace('_', '-')}={value}" for name, value in SETTINGS.items()]
     return [sys.executable, "-m", "fromzero", "embed", "train", "--method", BOOK_METHOD.get(method, method),
             "--corpus", str(corpus), "--out", str(out), *options, *METHODS[method][0], f"--seed={seed}",
-            "--device=cpu"]
+            f"--device={device}"]
 
 
 def gensim_command(method: str, corpus: Path, out: Path, seed: int, workers: int) -> list[str]:
@@ -144,19 +144,25 @@ def report(results: dict[str, dict[str, list[dict[str, float]]]], baseline: dict
     print(f"\ncorpus {tokens:,} tokens; speed ratio = median over seeds of book words/s / gensim words/s")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS), help="(all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to average over (0 1 2)")
     parser.add_argument("--workers", type=int, default=2, help="gensim worker threads (2)")
-    args = parser.parse_args()
+    parser.add_argument("--device", default="cpu", help="where the book's command trains: cpu (default) or cuda; "
+                        "gensim always runs on the CPU")
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
 
     with tempfile.TemporaryDirectory() as folder:
         corpus = Path(folder) / "corpus.txt"
         sentences = build_corpus(corpus)
         tokens = sum(len(sentence) for sentence in sentences)
         print(f"corpus: {tokens:,} tokens; settings {SETTINGS}, subsampling {SUBSAMPLE} unless the method says 0; "
-              f"gensim workers={args.workers}")
+              f"gensim workers={args.workers}; the book's command on {args.device}")
         print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
               f"load average {os.getloadavg()[0]:.1f} at start, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         baseline = ppmi_svd(sentences)
@@ -168,7 +174,7 @@ def main() -> None:
                 for side in ("fromzero", "gensim") if position % 2 == 0 else ("gensim", "fromzero"):
                     out = Path(folder) / f"{method}-{side}-{seed}.txt"
                     if side == "fromzero":
-                        seconds = run_timed(fromzero_command(method, corpus, out, seed))
+                        seconds = run_timed(fromzero_command(method, corpus, out, seed, args.device))
                     else:
                         seconds = run_timed(gensim_command(method, corpus, out, seed, args.workers))
                     row = {"seconds": seconds, "words_per_second": tokens * SETTINGS["epochs"] / seconds,

@@ -59,7 +59,7 @@ def cpu_name() -> str:
         return platform.processor()
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", choices=("gpt", "bert"), default="gpt",
                         help="gpt (default): bits per character against the compressors; bert: accuracy at [MASK] "
@@ -68,7 +68,11 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for the run (default: PyTorch's choice)")
     parser.add_argument("--work", type=Path, default=Path("/tmp/bench_pretrain"), help="folder for data and model")
     parser.add_argument("extra", nargs="*", help="more options for 'pretrain' (after --), e.g. -- --lr 3e-3")
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
 
     train_path, eval_path = pretraining_corpus()
     held_out = eval_path.read_text(encoding="utf-8")

@@ -48,7 +48,7 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, list[dict], Any]:
     label2id = {label: i for i, label in enumerate(data.labels)}
     labels = [label2id[label] for label in data.train["label"].tolist()[: len(texts)]]
     torch.manual_seed(args.seed)
-    model, tokenizer = load_classifier(resolve_checkpoint("small"), data.labels)
+    model, tokenizer = load_classifier(resolve_checkpoint(args.model), data.labels)
     features = encode_texts(tokenizer, texts, args.max_length, labels)
     return model, tokenizer, features, pick_device(args.device)
 
@@ -129,7 +129,7 @@ def _child(args: argparse.Namespace) -> None:
 def _spawn(runner: str, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", runner, "--steps", str(args.steps), "--batch-size",
                str(args.batch_size), "--max-length", str(args.max_length), "--seed", str(args.seed),
-               "--device", args.device]
+               "--device", args.device, "--model", args.model]
     env = {**os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})}
     finished = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if finished.returncode != 0:
@@ -146,7 +146,7 @@ def _machine() -> str:
     return f"{model or platform.processor()}, {os.cpu_count()} cores"
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=30, help="optimizer steps per run (30)")
     parser.add_argument("--batch-size", type=int, default=16, help="examples per step (16)")
@@ -155,8 +155,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for the runs (default: PyTorch's choice)")
+    parser.add_argument("--model", default="small",
+                        help="the encoder: small (default, the offline MiniLM), a folder or a hub name")
     parser.add_argument("--child", choices=RUNNERS, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.child:
         _child(args)
         return
@@ -184,7 +190,8 @@ def main() -> None:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": _machine(),
         "device": runs["fit"][0]["device"],
-        "settings": {"steps": args.steps, "batch_size": args.batch_size, "max_length": args.max_length,
+        "settings": {"model": args.model, "steps": args.steps, "batch_size": args.batch_size,
+                     "max_length": args.max_length,
                      "repeats": args.repeats, "threads": args.threads or "default"},
         "load_average": os.getloadavg(),
         "fit": summary["fit"],

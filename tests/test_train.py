@@ -514,6 +514,19 @@ def test_mixed_precision_on_cuda(mixed_precision: str, tmp_path: Path) -> None:
     assert ("scale" in scaler_state) == (expected == torch.float16)  # the GradScaler is saved with fp16
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="torch.compile on a GPU (bench/gpu_check.sh runs it)")
+def test_fit_trains_a_compiled_model_on_cuda(tmp_path: Path) -> None:
+    model = mlp()
+    model.compile()  # in place: the state dict keeps its names, so checkpoints load into a plain model
+    history = fit(model, regression(), mse, quiet(epochs=30, lr=0.02, batch_size=8, checkpoint_dir=str(tmp_path)))
+    assert history.train_loss[-1] < 0.1 * history.train_loss[0]
+    assert next(model.parameters()).is_cuda
+    plain = mlp(seed=1)
+    load_checkpoint(tmp_path, plain)
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor.cpu(), plain.state_dict()[name]), name
+
+
 # 8. Several processes.
 
 
