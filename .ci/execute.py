@@ -54,15 +54,20 @@ class Task:
     cores: int = 1
 
 
-def book_notebooks() -> list[Path]:
-    """The notebooks listed in ``_toc.yml``, in book order."""
+def toc_files() -> list[str]:
+    """Every document listed in ``_toc.yml``, without extension, in book order (the tests read it here too)."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
     names = [toc["root"]]
     for part in toc.get("parts", []):
         for chapter in part.get("chapters", []):
             names.append(chapter["file"])
             names.extend(section["file"] for section in chapter.get("sections", []))
-    return [ROOT / f"{name}.ipynb" for name in names if (ROOT / f"{name}.ipynb").exists()]
+    return names
+
+
+def book_notebooks() -> list[Path]:
+    """The notebooks listed in ``_toc.yml``, in book order."""
+    return [ROOT / f"{name}.ipynb" for name in toc_files() if (ROOT / f"{name}.ipynb").exists()]
 
 
 def plan(timeout: int, executed: Path) -> list[Task]:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import pickle
+import re
 import resource
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
@@ -32,20 +35,24 @@ def colab_url(docname: str) -> str:
             f"{options['path_to_docs']}/{docname}.ipynb")
 
 
+def script_module(path: str) -> ModuleType:
+    """A script of the repository (``.ci/execute.py``) imported as a module, so that tests use its functions."""
+    name = "script_" + re.sub(r"\W", "_", path.removesuffix(".py"))
+    if name not in sys.modules:  # registered before it runs: its dataclasses look their module up
+        spec = importlib.util.spec_from_file_location(name, ROOT / path)
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[name])
+    return sys.modules[name]
+
+
 def toc_files() -> list[str]:
-    """Every document listed in _toc.yml, without extension, in book order."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        for chapter in part.get("chapters", []):
-            files.append(chapter["file"])
-            files.extend(section["file"] for section in chapter.get("sections", []))
-    return files
+    """Every document of _toc.yml, without extension, in book order (read where the build reads it)."""
+    return script_module(".ci/execute.py").toc_files()
 
 
 def notebooks() -> list[Path]:
     """The book's notebooks, in book order."""
-    return [ROOT / f"{name}.ipynb" for name in toc_files() if (ROOT / f"{name}.ipynb").exists()]
+    return script_module(".ci/execute.py").book_notebooks()
 
 
 class BuiltBook:

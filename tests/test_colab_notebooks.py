@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 
 import nbformat
 import pytest
-from conftest import ROOT, BuiltBook, book_config, notebooks
+from conftest import ROOT, BuiltBook, book_config, notebooks, script_module
 
-spec = importlib.util.spec_from_file_location("colab_notebooks", ROOT / ".ci" / "colab.py")
-colab = sys.modules.setdefault("colab_notebooks", importlib.util.module_from_spec(spec))
-spec.loader.exec_module(colab)
+colab = script_module(".ci/colab.py")
 
 RAW_MYST = re.compile(r"\{[\w:-]+\}`|^\s*(`{3,}|:{3,})\{|^\([\w.-]+\)=\s*$|\{glue|\{\{", re.MULTILINE)
 

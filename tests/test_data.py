@@ -6,7 +6,6 @@ import importlib.util
 import io
 import json
 import socket
-import tempfile
 import time
 import urllib.request
 from collections import Counter
@@ -153,22 +152,6 @@ def test_glove_50d_is_memory_mapped_in_frequency_order() -> None:
         data.load_glove_50d(limit=0)
 
 
-def test_vader_lexicon() -> None:
-    lexicon = data.load_vader_lexicon()
-    assert list(lexicon.columns) == ["word", "mean", "std"]
-    assert len(lexicon) == 7520
-    assert lexicon["mean"].between(-4, 4).all()
-    ratings = lexicon.set_index("word")["mean"]
-    assert ratings["good"] > 1 > -1 > ratings["bad"]
-
-
-def test_pang_lee_polarity() -> None:
-    reviews = data.load_pang_lee_polarity()
-    assert reviews["label"].value_counts().to_dict() == {"negative": 100, "positive": 100}
-    assert reviews["text"].str.contains("—", regex=False).any()
-    assert not reviews["text"].str.contains("\ufffd").any()
-
-
 def test_minilm_is_a_six_layer_384_wide_bert() -> None:
     path = data.minilm_path()
     config = json.loads((path / "config.json").read_text())
@@ -270,16 +253,8 @@ def test_ner_data_small() -> None:
     assert sorted(map(str, tweets.train + tweets.test)) == sorted(map(str, data.load_ner_tweets()))
 
 
-def test_sentiment_data_small() -> None:
-    reviews = data.sentiment_data()
-    assert (len(reviews.train), len(reviews.test)) == (160, 40)
-    assert reviews.labels == ["negative", "positive"]
-    assert reviews.test["label"].value_counts().to_dict() == {"negative": 20, "positive": 20}
-
-
 def test_small_checkpoints_and_vectors() -> None:
     assert data.causal_lm_checkpoint() is None
-    assert data.distilled_encoder_checkpoint() == str(data.minilm_path())
     words, vectors = data.word_vectors(limit=10)
     assert words[0] == "the" and vectors.shape == (10, 50)
 
@@ -330,11 +305,9 @@ def _refuse_connections(monkeypatch: pytest.MonkeyPatch) -> None:
 FULL_LOADERS = [
     data.text_corpus,
     data.classification_data,
-    data.sentiment_data,
     data.ner_data,
     data.word_vectors,
     data.encoder_checkpoint,
-    data.distilled_encoder_checkpoint,
     data.causal_lm_checkpoint,
     data.instruct_lm_checkpoint,
 ]
@@ -453,16 +426,8 @@ def test_full_loaders_turn_hub_splits_into_the_small_scale_shapes(monkeypatch: p
     wikitext = datasets.Dataset.from_dict(
         {"text": ["", " = Title = \n", " It cost 1 @,@ 000 dollars . It rose again . \n"]}
     )
-    imdb_labels = datasets.Features(text=datasets.Value("string"), label=datasets.ClassLabel(names=["neg", "pos"]))
-    imdb = datasets.DatasetDict(
-        {
-            split: datasets.Dataset.from_dict({"text": ["Dull."], "label": [0]}, features=imdb_labels)
-            for split in ("train", "test")
-        }
-    )
     hub = {
         "stanfordnlp/sst2": sst2,
-        "stanfordnlp/imdb": imdb,
         "eriktks/conll2003": conll,
         "Salesforce/wikitext": wikitext,
     }
@@ -480,23 +445,16 @@ def test_full_loaders_turn_hub_splits_into_the_small_scale_shapes(monkeypatch: p
     sentiment = data.classification_data()
     assert sentiment.labels == ["negative", "positive"]
     assert sentiment.test.to_dict("list") == {"text": ["a gem", "a mess"], "label": ["positive", "negative"]}
-    reviews = data.sentiment_data()
-    assert (reviews.name, reviews.labels, reviews.train["label"].tolist()) == (
-        "imdb",
-        ["negative", "positive"],
-        ["negative"],
-    )
     assert data.ner_data().train == [(["EU", "rejects"], ["B-ORG", "O"])]
     assert data.text_corpus() == [["it", "cost", "1,000", "dollars"], ["it", "rose", "again"]]
-    assert calls[2] == ("eriktks/conll2003", ("revision", "refs/convert/parquet"))
-    assert calls[3] == ("Salesforce/wikitext", "wikitext-103-raw-v1", ("split", "train"))
+    assert calls[1] == ("eriktks/conll2003", ("revision", "refs/convert/parquet"))
+    assert calls[2] == ("Salesforce/wikitext", "wikitext-103-raw-v1", ("split", "train"))
     glove = KeyedVectors(vector_size=100)
     glove.add_vectors(["the", ","], np.ones((2, 100), dtype=np.float32))
     monkeypatch.setattr(gensim.downloader, "load", {"glove-wiki-gigaword-100": glove}.__getitem__)
     words, vectors = data.word_vectors(limit=1)
     assert (words, vectors.shape) == (["the"], (1, 100))
     assert (data.encoder_checkpoint(), data.causal_lm_checkpoint()) == ("bert-base-uncased", "gpt2")
-    assert data.distilled_encoder_checkpoint() == "distilbert-base-uncased"
     assert data.instruct_lm_checkpoint() == ("HuggingFaceTB/SmolLM2-135M-Instruct", {})
 
 
@@ -690,18 +648,6 @@ def test_vocabulary_lookup_errors() -> None:
         vocab.encode("a")
 
 
-def test_vocabulary_load_errors(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="no such file"):
-        data.Vocabulary.load(tmp_path / "missing.json")
-    broken = tmp_path / "broken.json"
-    broken.write_text("{not json")
-    with pytest.raises(InputError, match="not a saved vocabulary"):
-        data.Vocabulary.load(broken)
-    broken.write_text('{"tokens": ["a"]}')
-    with pytest.raises(InputError, match="not a saved vocabulary"):
-        data.Vocabulary.load(broken)
-
-
 token_lists = st.lists(st.lists(st.text(min_size=1, max_size=6), max_size=8), max_size=12)
 
 
@@ -721,11 +667,6 @@ def test_vocabulary_properties(sequences: list[list[str]], min_count: int, rando
     shuffled = list(sequences)
     random.shuffle(shuffled)
     assert data.Vocabulary.build(shuffled, min_count=min_count) == vocab  # order does not depend on input order
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "vocab.json"
-        vocab.save(path)
-        loaded = data.Vocabulary.load(path)
-    assert loaded == vocab and loaded.tokens == vocab.tokens and loaded.unk_index == vocab.unk_index
 
 
 def test_a_notebook_reads_only_the_data_packages_its_setup_cell_lists(monkeypatch: pytest.MonkeyPatch) -> None:

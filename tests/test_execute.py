@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from pathlib import Path
 
 import nbformat
-from conftest import ROOT, notebooks
+from conftest import ROOT, notebooks, script_module
 
-spec = importlib.util.spec_from_file_location("execute_notebooks", ROOT / ".ci" / "execute.py")
-execute = sys.modules.setdefault("execute_notebooks", importlib.util.module_from_spec(spec))
-spec.loader.exec_module(execute)
+execute = script_module(".ci/execute.py")
 
 
 def timed_task(name: str, log: Path, seconds: float = 0.3, **fields) -> execute.Task:

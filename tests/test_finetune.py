@@ -14,7 +14,6 @@ from fromzero.finetune import (
     add_lora,
     align_labels,
     classification_scores,
-    count_parameters,
     encode_tagged,
     encode_texts,
     entity_scores,
@@ -28,9 +27,10 @@ from fromzero.finetune import (
     predict_tags,
     resolve_checkpoint,
     save_finetuned,
+    trainable_parameters,
 )
-from fromzero.finetune.collate import IGNORE_INDEX
 from fromzero.finetune.metrics import entity_tallies
+from fromzero.transformer.bert import IGNORE_INDEX
 
 # MiniLM: 6 layers, hidden 384, feed-forward 1536, heads of a BERT layer counted by hand.
 HIDDEN, FFN, LAYERS = 384, 1536, 6
@@ -86,7 +86,7 @@ def test_freezing_policies_leave_exactly_the_right_parameters_trainable(classifi
                    for name in trainable)
     assert not any(name.startswith("bert.embeddings.") for name in trainable)
     freeze(model, "none")
-    assert count_parameters(model).trainable == count_parameters(model).total
+    assert trainable_parameters(model).trainable == trainable_parameters(model).total
 
 
 @pytest.mark.parametrize("policy", ["top:7", "bottom", "top:-1", "top:"])
@@ -103,7 +103,7 @@ def test_lora_adds_rank_times_width_parameters_and_a_merged_save_reloads_identic
     rank = 8
     lora = add_lora(model, "classify", rank=rank)
     per_matrix = rank * HIDDEN + HIDDEN * rank  # A (r x 384) and B (384 x r)
-    assert count_parameters(lora).trainable == LAYERS * 2 * per_matrix + HEAD  # query and value in every layer
+    assert trainable_parameters(lora).trainable == LAYERS * 2 * per_matrix + HEAD  # query and value in every layer
     with torch.no_grad():  # B starts at zero; give the adapters something to merge
         for name, parameter in lora.named_parameters():
             if "lora_B" in name:
@@ -298,5 +298,5 @@ def test_the_new_head_gets_its_own_learning_rate(classifier) -> None:
         assert group["lr"] == (1e-3 if in_head.pop() else 1e-5)
         assert group["weight_decay"] == (0.1 if all(p.ndim >= 2 for p in group["params"]) else 0.0)
     trained = sum(p.numel() for group in optimizer.param_groups for p in group["params"])
-    assert trained == count_parameters(model).trainable
+    assert trained == trainable_parameters(model).trainable
     freeze(model, "none")

@@ -24,11 +24,9 @@ pytestmark = pytest.mark.slow
 SCALE_AWARE = (
     "text_corpus",
     "classification_data",
-    "sentiment_data",
     "ner_data",
     "word_vectors",
     "encoder_checkpoint",
-    "distilled_encoder_checkpoint",
     "causal_lm_checkpoint",
 )
 CALLS_LOADER = re.compile(r"\b(" + "|".join(SCALE_AWARE) + r")\(")

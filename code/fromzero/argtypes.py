@@ -1,13 +1,21 @@
-"""Argument types for the command-line tools: each turns a string into a checked number or says why not.
+"""Command-line options: argument types, and options written once, as fields of the run's options dataclass.
 
-argparse calls them and turns their ``ArgumentTypeError`` into a usage message and exit status 2, so a
-bad option gives one clear line instead of a traceback from deep inside the training code.
+The types turn a string into a checked number or say why not; argparse turns their
+``ArgumentTypeError`` into a usage message and exit status 2, so a bad option gives one clear line
+instead of a traceback from deep inside the training code.
+
+An options dataclass declares each option once, with :func:`option`: its default, type, help and choices.
+:func:`add_options` makes the argparse arguments from those fields and :func:`options_from` builds the
+dataclass from the parsed arguments, so adding an option is one edit.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Callable, Sequence
+from dataclasses import MISSING, Field, field, fields
+from typing import Any
 
 
 def _number(text: str, kind: type[int] | type[float]) -> int | float:
@@ -80,3 +88,67 @@ def minutes(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"expected at least {MIN_MINUTES} minutes (3 seconds: starting, a timed probe and one step), got {text}")
     return value
+
+
+def option(
+    default: Any = MISSING,
+    *,
+    help: str,
+    type: Callable[[str], Any] | None = None,
+    choices: Sequence[str] | None = None,
+    metavar: str | None = None,
+    action: str | type[argparse.Action] | None = None,
+    group: str | None = None,
+    only: str | None = None,
+) -> Any:
+    """A dataclass field that is also the command-line option ``--name-with-dashes``.
+
+    No ``default``: the option is required. ``only``: the option exists for that variant of the
+    command alone (``gpt`` or ``bert`` for ``pretrain``). ``group``: its heading in ``--help``.
+    """
+    metadata = {"help": help, "type": type, "choices": choices, "metavar": metavar, "action": action,
+                "group": group, "only": only}
+    return field(metadata=metadata) if default is MISSING else field(default=default, metadata=metadata)
+
+
+def add_options(
+    parser: argparse.ArgumentParser, options: type, *, defaults: dict[str, Any] | None = None,
+    variant: str | None = None,
+) -> None:
+    """Add an argument for every :func:`option` field of the dataclass ``options``.
+
+    ``defaults`` are shown in the help for fields whose dataclass default is ``None`` because the
+    real one depends on the variant (``pretrain gpt`` and ``pretrain bert`` differ).
+    """
+    groups: dict[str, argparse._ArgumentGroup] = {}
+    for spec in fields(options):
+        meta = spec.metadata
+        if "help" not in meta or meta["only"] not in (None, variant):
+            continue
+        target = parser if meta["group"] is None else groups.get(meta["group"])
+        if target is None:
+            target = groups[meta["group"]] = parser.add_argument_group(meta["group"])
+        arguments: dict[str, Any] = {"dest": spec.name, "help": _help(spec, (defaults or {}).get(spec.name))}
+        if meta["action"] is not None:
+            arguments["action"] = meta["action"]
+        else:
+            arguments.update(type=meta["type"], choices=meta["choices"], metavar=meta["metavar"])
+        if spec.default is MISSING:
+            arguments["required"] = True
+        else:
+            arguments["default"] = spec.default
+        target.add_argument("--" + spec.name.replace("_", "-"), **arguments)
+
+
+def options_from(args: argparse.Namespace, options: type, **fixed: Any) -> Any:
+    """The dataclass ``options`` from parsed arguments: every field that the command line set, plus ``fixed``."""
+    given = vars(args)
+    return options(**{spec.name: given[spec.name] for spec in fields(options) if spec.name in given}, **fixed)
+
+
+def _help(spec: Field, variant_default: Any) -> str:
+    """The field's help, with its default in brackets where it has one (a switch says what it does instead)."""
+    shown = spec.default if variant_default is None else variant_default
+    if shown is None or shown is MISSING or isinstance(shown, bool) or spec.metadata["action"] is not None:
+        return spec.metadata["help"]
+    return f"{spec.metadata['help']} ({shown:g})" if isinstance(shown, float) else f"{spec.metadata['help']} ({shown})"

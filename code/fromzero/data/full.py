@@ -16,14 +16,12 @@ import numpy as np
 import pandas as pd
 
 from fromzero.data.scale import require_network
-from fromzero.data.sources import SENTIMENT_NAMES
 from fromzero.data.splits import ClassificationData, NerData, tag_set
 from fromzero.data.text import tokenized_sentences
 from fromzero.errors import FromZeroError, InputError
 
 WIKITEXT = ("Salesforce/wikitext", "wikitext-103-raw-v1")  # the hub's ``wikitext`` moved to Salesforce/
 SST2 = "stanfordnlp/sst2"
-IMDB = "stanfordnlp/imdb"
 CONLL2003 = "eriktks/conll2003"
 # eriktks/conll2003 is a loading script, which datasets>=4 refuses to run; the hub's automatic
 # Parquet export of the same data lives on this branch.
@@ -32,7 +30,6 @@ CONLL2003_REVISION = "refs/convert/parquet"
 CONLL2003_TAGS = ["O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC", "B-MISC", "I-MISC"]
 GLOVE_100D = "glove-wiki-gigaword-100"
 BERT = "bert-base-uncased"
-DISTILBERT = "distilbert-base-uncased"
 GPT2 = "gpt2"
 SMOLLM2 = "HuggingFaceTB/SmolLM2-135M-Instruct"
 # WikiText keeps the tokeniser's splits of "3.5", "1,000" and "well-known" as "3 @.@ 5" etc.
@@ -66,14 +63,6 @@ def load_sst2() -> ClassificationData:
     names = dataset["train"].features["label"].names
     train, test = (_frame(dataset[split], "sentence", names) for split in ("train", "validation"))
     return ClassificationData("sst2", train, test, sorted(set(names)))
-
-
-def load_imdb() -> ClassificationData:
-    """IMDb reviews (Maas et al., 2011): 25,000 training and 25,000 test reviews, half of each positive."""
-    dataset = _hub_dataset("IMDb", IMDB)
-    names = [SENTIMENT_NAMES.get(name, name) for name in dataset["train"].features["label"].names]
-    train, test = (_frame(dataset[split], "text", names) for split in ("train", "test"))
-    return ClassificationData("imdb", train, test, sorted(set(names)))
 
 
 def load_conll2003() -> NerData:

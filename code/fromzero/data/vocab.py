@@ -6,27 +6,22 @@ gives the same ids on every machine and a saved model's embedding rows keep thei
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 
 import numpy as np
 
 from fromzero.errors import InputError
-from fromzero.files import write_atomically
 
 UNK = "<unk>"
 PAD = "<pad>"
-_FORMAT = "fromzero-vocabulary"
-_VERSION = 1
 
 
 class Vocabulary:
     """Tokens with their ids and corpus counts; unknown tokens map to the ``unk_token`` id.
 
     Build one from token sequences with :meth:`build`. The constructor takes the token list as it
-    is (position = id), which is what :meth:`load` needs.
+    is (position = id).
     """
 
     def __init__(self, tokens: Sequence[str], counts: Sequence[int] | None = None, unk_token: str = UNK) -> None:
@@ -123,31 +118,6 @@ class Vocabulary:
     def decode(self, ids: Iterable[int]) -> list[str]:
         """The tokens of ``ids`` (any iterable of integers, numpy arrays and tensors included)."""
         return [self.token(index) for index in ids]
-
-    def save(self, path: str | Path) -> None:
-        """Write the vocabulary as UTF-8 JSON; :meth:`load` gives back an equal vocabulary."""
-        table = {
-            "format": _FORMAT,
-            "version": _VERSION,
-            "unk_token": self.unk_token,
-            "tokens": self._tokens,
-            "counts": self._counts.tolist(),
-        }
-        write_atomically(path, json.dumps(table, ensure_ascii=False))
-
-    @classmethod
-    def load(cls, path: str | Path) -> Vocabulary:
-        """Read a vocabulary written by :meth:`save`."""
-        path = Path(path)
-        try:
-            table = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise InputError(f"{path}: no such file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise InputError(f"{path}: not a saved vocabulary ({error})") from None
-        if not isinstance(table, dict) or table.get("format") != _FORMAT or table.get("version") != _VERSION:
-            raise InputError(f"{path}: not a saved vocabulary (expected {_FORMAT!r} version {_VERSION})")
-        return cls(table["tokens"], table["counts"], table["unk_token"])
 
 
 def _count(sequences: Iterable[Sequence[str]]) -> Counter[str]:

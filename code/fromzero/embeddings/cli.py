@@ -14,7 +14,8 @@ import json
 import sys
 import time
 
-from fromzero.argtypes import count, non_negative_float, positive_float, positive_int, seed
+from fromzero.argtypes import add_options, options_from
+from fromzero.embeddings.options import EmbedOptions
 
 METHOD_NAMES = ("sgns", "cbow", "glove", "fasttext")
 
@@ -43,31 +44,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument("--corpus", required=True, metavar="PATH", help="the training text")
     train.add_argument("--out", required=True, metavar="PATH", help="where to write the vectors")
-    train.add_argument("--dim", type=positive_int, default=100, help="dimensions of the vectors (100)")
-    train.add_argument("--window", type=positive_int, default=5, help="context words on each side (5)")
-    train.add_argument("--negative", type=count, default=5, help="negative samples per example (5)")
-    train.add_argument(
-        "--epochs", type=positive_int, help="passes over the corpus (default: the method's own: 5, glove 20)"
-    )
-    train.add_argument("--min-count", type=positive_int, default=5, help="ignore words seen fewer times than this (5)")
-    train.add_argument(
-        "--subsample",
-        type=non_negative_float,
-        default=1e-3,
-        help="threshold for dropping frequent words; 0 turns it off (1e-3)",
-    )
-    train.add_argument(
-        "--batch-size", type=positive_int, help="examples per update (default: the method's own; for sgns, pairs)"
-    )
-    train.add_argument("--lr", type=positive_float, help="starting learning rate (default: the method's own)")
-    train.add_argument("--seed", type=seed, default=0, help="random seed (0)")
-    train.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
-    train.add_argument(
-        "--workers",
-        type=positive_int,
-        help="sgns/cbow on the CPU: threads that train at once (default: one per core, at most 2); "
-        "1 makes a run repeatable to the last bit",
-    )
+    add_options(train, EmbedOptions)
     train.set_defaults(handler=_train_command, interrupted="--out was not written (a file already there is unchanged)")
     evaluate = commands.add_parser(
         "evaluate",
@@ -84,24 +61,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 def _train_command(args: argparse.Namespace) -> int:
     from fromzero.data import read_sentences
     from fromzero.device import describe_device, pick_device
-    from fromzero.embeddings import EmbedOptions, epochs_of, train_embeddings
+    from fromzero.embeddings import epochs_of, train_embeddings
     from fromzero.embeddings.io import save_word2vec_format
     from fromzero.files import check_output_file
 
     check_output_file(args.out, "--out", {"--corpus": args.corpus})  # before training: a typo must not cost a run
-    options = EmbedOptions(
-        dim=args.dim,
-        window=args.window,
-        negative=args.negative,
-        epochs=args.epochs,
-        min_count=args.min_count,
-        subsample=args.subsample,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        device=args.device,
-        workers=args.workers,
-    )
+    options = options_from(args, EmbedOptions)
     device = pick_device(options.device)
     started = time.perf_counter()
     sentences = read_sentences(args.corpus)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fromzero.argtypes import count, non_negative_float, option, positive_float, positive_int
+from fromzero.argtypes import seed as random_seed
 from fromzero.errors import InputError
 
 
@@ -13,7 +15,8 @@ from fromzero.errors import InputError
 class EmbedOptions:
     """Training settings shared by all methods; a method ignores what it has no use for.
 
-    The defaults are the command line's (``python -m fromzero embed train --help``). ``epochs``,
+    Each field made with :func:`~fromzero.argtypes.option` is also an option of ``python -m fromzero embed
+    train``, with the same default. ``epochs``,
     ``lr`` and ``batch_size`` of ``None`` mean "the method's own default" (``DEFAULT_EPOCHS``,
     ``DEFAULT_LR``, ``DEFAULT_BATCH_SIZE`` in its module): a good learning rate for SGNS's plain SGD
     is not a good one for GloVe's AdaGrad, and GloVe needs several times more passes than Word2Vec.
@@ -22,17 +25,22 @@ class EmbedOptions:
     the last bit: ``workers=1`` is.
     """
 
-    dim: int = 100
-    window: int = 5
-    negative: int = 5
-    epochs: int | None = None
-    min_count: int = 5
-    subsample: float = 1e-3
-    batch_size: int | None = None
-    lr: float | None = None
-    seed: int = 0
-    device: str = "auto"
-    workers: int | None = None
+    dim: int = option(100, type=positive_int, help="dimensions of the vectors")
+    window: int = option(5, type=positive_int, help="context words on each side")
+    negative: int = option(5, type=count, help="negative samples per example")
+    epochs: int | None = option(None, type=positive_int,
+                                help="passes over the corpus (default: the method's own: 5, glove 20)")
+    min_count: int = option(5, type=positive_int, help="ignore words seen fewer times than this")
+    subsample: float = option(1e-3, type=non_negative_float,
+                              help="threshold for dropping frequent words; 0 turns it off")
+    batch_size: int | None = option(None, type=positive_int,
+                                    help="examples per update (default: the method's own; for sgns, pairs)")
+    lr: float | None = option(None, type=positive_float, help="starting learning rate (default: the method's own)")
+    seed: int = option(0, type=random_seed, help="random seed")
+    device: str = option("auto", help="auto, cpu, cuda or mps")
+    workers: int | None = option(None, type=positive_int,
+                                 help="sgns/cbow on the CPU: threads that train at once (default: one per core, at "
+                                 "most 2); 1 makes a run repeatable to the last bit")
     progress: bool = True
 
     def __post_init__(self) -> None:

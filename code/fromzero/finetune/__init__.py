@@ -14,20 +14,19 @@ One module per idea, all of them feeding the book's one training loop, :func:`fr
 # Names load their module on first use, so that `python -m fromzero --help` does not import torch.
 _EXPORTS = {
     "FeatureDataset": "collate",
-    "FinetuneOptions": "tasks",
+    "FinetuneOptions": "options",
     "FinetuneResult": "tasks",
     "PadCollator": "collate",
     "ParameterCount": "freezing",
     "add_lora": "lora",
     "align_labels": "collate",
     "classification_scores": "metrics",
-    "count_parameters": "freezing",
     "encode_tagged": "collate",
     "encode_texts": "collate",
     "encoder_layers": "freezing",
     "entity_scores": "metrics",
-    "entity_tallies": "metrics",
     "entity_tags": "tasks",
+    "entity_tallies": "metrics",
     "evaluate_classifier": "tasks",
     "evaluate_tagger": "tasks",
     "finetune_classifier": "tasks",
@@ -47,6 +46,7 @@ _EXPORTS = {
     "sequence_loss": "tasks",
     "token_accuracy": "metrics",
     "token_loss": "tasks",
+    "trainable_parameters": "freezing",
 }
 
 __all__ = [
@@ -58,7 +58,6 @@ __all__ = [
     "add_lora",
     "align_labels",
     "classification_scores",
-    "count_parameters",
     "encode_tagged",
     "encode_texts",
     "encoder_layers",
@@ -84,6 +83,7 @@ __all__ = [
     "sequence_loss",
     "token_accuracy",
     "token_loss",
+    "trainable_parameters",
 ]
 
 

@@ -22,45 +22,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fromzero.argtypes import positive_float, positive_int, seed
+from fromzero.argtypes import add_options, options_from, positive_int
 from fromzero.errors import InputError
 from fromzero.files import check_output_folder
+from fromzero.finetune.options import FinetuneOptions
 
 NOT_SAVED = "--output was not written (a model folder already there is unchanged)"
-
-DEFAULTS = {"epochs": 3, "lr": 5e-5, "head_lr": 1e-3, "batch_size": 16, "max_length": 128, "freeze": "none", "seed": 0}
-
-
-def _freeze_policy(text: str) -> str:
-    from fromzero.finetune.freezing import parse_freeze
-
-    try:
-        return parse_freeze(text)
-    except InputError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
 
 def _add_training_options(parser: argparse.ArgumentParser, data_format: str) -> None:
     parser.add_argument("--model", required=True, help="'small' (the offline MiniLM encoder), a model folder, "
                         "or a Hugging Face hub name such as bert-base-uncased (needs the network)")
     parser.add_argument("--train", required=True, metavar=data_format, help=f"training data ({data_format})")
     parser.add_argument("--eval", required=True, metavar=data_format, help=f"held-out data to score ({data_format})")
-    parser.add_argument("--epochs", type=positive_int, default=DEFAULTS["epochs"], help="passes over --train (3)")
-    parser.add_argument("--lr", type=positive_float, default=DEFAULTS["lr"],
-                        help="peak learning rate of AdamW, reached after a 10%% warm-up, then decayed linearly (5e-5)")
-    parser.add_argument("--head-lr", type=positive_float, default=DEFAULTS["head_lr"],
-                        help="peak learning rate of the new, randomly initialised task head (1e-3)")
-    parser.add_argument("--batch-size", type=positive_int, default=DEFAULTS["batch_size"],
-                        help="examples per step (16)")
-    parser.add_argument("--max-length", type=positive_int, default=DEFAULTS["max_length"],
-                        help="word pieces per example, [CLS] and [SEP] included; longer inputs are cut (128)")
-    parser.add_argument("--freeze", type=_freeze_policy, default=DEFAULTS["freeze"], metavar="{none,encoder,top:N}",
-                        help="what stays fixed: nothing (none), the whole encoder (encoder: only the head trains), "
-                        "or all but the top N layers (top:N)")
-    parser.add_argument("--lora", action="store_true",
-                        help="train rank-8 LoRA adapters and the head instead of the weights; merged before saving")
-    parser.add_argument("--seed", type=seed, default=DEFAULTS["seed"], help="random seed (0)")
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    add_options(parser, FinetuneOptions)
     parser.add_argument("--output", metavar="DIR",
                         help="save the fine-tuned model and tokenizer here (loadable with from_pretrained)")
 
@@ -105,21 +79,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     predict.set_defaults(handler=_predict_command)
 
 
-def _options(args: argparse.Namespace) -> Any:
-    from fromzero.finetune.tasks import FinetuneOptions
-
-    return FinetuneOptions(
-        epochs=args.epochs,
-        lr=args.lr,
-        head_lr=args.head_lr,
-        batch_size=args.batch_size,
-        max_length=args.max_length,
-        freeze=args.freeze,
-        lora=args.lora,
-        seed=args.seed,
-        device=args.device,
-        progress=sys.stderr.isatty(),
-    )
+def _options(args: argparse.Namespace) -> FinetuneOptions:
+    return options_from(args, FinetuneOptions, progress=sys.stderr.isatty())
 
 
 def _is_main_process() -> bool:

@@ -20,8 +20,8 @@ import torch
 from torch.utils.data import Dataset
 
 from fromzero.errors import InputError
+from fromzero.transformer.bert import IGNORE_INDEX
 
-IGNORE_INDEX = -100
 Features = dict[str, Any]
 
 

@@ -40,8 +40,11 @@ class ParameterCount:
         return self.trainable / self.total if self.total else 0.0
 
 
-def count_parameters(model: nn.Module) -> ParameterCount:
-    """Trainable and total parameter counts (shared tensors counted once)."""
+def trainable_parameters(model: nn.Module) -> ParameterCount:
+    """Trainable and total parameter counts (shared tensors counted once).
+
+    ``fromzero.transformer.count_parameters`` gives the total alone, for models that train whole.
+    """
     unique = {id(p): p for p in model.parameters()}.values()
     return ParameterCount(sum(p.numel() for p in unique if p.requires_grad), sum(p.numel() for p in unique))
 
@@ -78,7 +81,7 @@ def freeze(model: nn.Module, policy: str) -> ParameterCount:
         model.base_model.requires_grad_(False)
     elif policy.startswith("top:"):
         _freeze_below_top(model, int(policy[4:]))
-    return count_parameters(model)
+    return trainable_parameters(model)
 
 
 def _freeze_below_top(model: nn.Module, top: int) -> None:

@@ -33,52 +33,14 @@ from fromzero.finetune.collate import (
     encode_tagged,
     encode_texts,
 )
-from fromzero.finetune.freezing import ParameterCount, count_parameters, freeze, parse_freeze
+from fromzero.finetune.freezing import ParameterCount, freeze, trainable_parameters
 from fromzero.finetune.inference import predict_labels, predict_tags
 from fromzero.finetune.lora import add_lora
 from fromzero.finetune.metrics import classification_scores, entity_scores
+from fromzero.finetune.options import FinetuneOptions
 from fromzero.train import History, TrainConfig, fit, make_loader, seed_everything, to_device
 
 Tagged = tuple[Sequence[str], Sequence[str]]
-
-
-@dataclass
-class FinetuneOptions:
-    """How to fine-tune; the defaults are the command line's.
-
-    ``warmup_fraction`` of the optimizer steps warm the learning rate up linearly, the rest decay
-    it linearly to zero. ``head_lr`` gives the new, randomly initialised head its own, larger
-    learning rate (None: ``lr``): the pretrained weights need only small steps, the head starts
-    from nothing, and at 5e-5 a NER head with a score of rare tags learns too slowly.
-    ``early_stopping_patience`` needs a validation set.
-    """
-
-    epochs: int = 3
-    lr: float = 5e-5
-    head_lr: float | None = 1e-3
-    batch_size: int = 16
-    max_length: int = 128
-    freeze: str = "none"
-    lora: bool = False
-    lora_rank: int = 8
-    lora_alpha: int = 16
-    seed: int = 0
-    device: str = "auto"
-    warmup_fraction: float = 0.1
-    weight_decay: float = 0.01
-    early_stopping_patience: int | None = None
-    eval_every: int | None = None
-    eval_batch_size: int = 64
-    progress: bool = True
-
-    def __post_init__(self) -> None:
-        parse_freeze(self.freeze)
-        if self.lora and self.freeze != "none":
-            raise InputError("--lora already freezes the pretrained weights: use it with --freeze none")
-        if not 0 <= self.warmup_fraction < 1:
-            raise InputError(f"warmup_fraction must be in [0, 1), got {self.warmup_fraction}")
-        if self.max_length < 4:
-            raise InputError(f"max_length must be at least 4 word pieces, got {self.max_length}")
 
 
 @dataclass
@@ -260,7 +222,7 @@ def finetune_classifier(
         ids = _class_ids(validation[1], label2id, "validation data")
         held_out = encode_texts(tokenizer, validation[0], options.max_length, ids)
     model = _prepare(model, options, "classify")
-    parameters = count_parameters(model)
+    parameters = trainable_parameters(model)
     history = _train(model, tokenizer, train, held_out, sequence_loss, _classification_metrics, "accuracy", options)
     return FinetuneResult(model, tokenizer, names, history, parameters, options.max_length)
 
@@ -313,7 +275,7 @@ def finetune_tagger(
         held_out, _ = encode_tagged(tokenizer, [t for t, _ in validation], validation_max_length or options.max_length,
                                     _tag_ids(validation, tag2id, "validation data"))
     model = _prepare(model, options, "ner")
-    parameters = count_parameters(model)
+    parameters = trainable_parameters(model)
     history = _train(model, tokenizer, train, held_out, token_loss, _entity_metrics, "f1", options)
     return FinetuneResult(model, tokenizer, tags, history, parameters, options.max_length)
 

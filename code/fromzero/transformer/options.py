@@ -2,46 +2,75 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from typing import Any
 
+from fromzero.argtypes import count, fraction, minutes, option, positive_float, positive_int
+from fromzero.argtypes import seed as random_seed
 from fromzero.errors import InputError
 
 KINDS = ("gpt", "bert")
 POSITIONS = ("learned", "sinusoidal", "rotary")  # see fromzero.transformer.blocks
-OPTIMIZERS = ("adamw", "muon")
+PRETRAIN_OPTIMIZERS = ("adamw", "muon")  # of fromzero.train.OPTIMIZERS, the two the recipes were measured with
+
+
+MODEL = "model size and training"
 
 
 @dataclass
 class PretrainOptions:
-    """Everything a pretraining run depends on; ``None`` sizes take the defaults of ``kind``."""
+    """Everything a pretraining run depends on; ``None`` sizes take the defaults of ``kind``.
+
+    Each field made with :func:`~fromzero.argtypes.option` is also an option of ``python -m fromzero pretrain``.
+    """
 
     kind: str
-    corpus: str
-    out: str
-    eval_corpus: str | None = None
-    max_steps: int | None = None
-    max_minutes: float | None = None
-    epochs: int | None = None
-    seed: int = 0
-    device: str = "auto"
-    vocab_size: int | None = None
-    context: int | None = None
-    layers: int | None = None
-    heads: int = 4
-    dim: int | None = None
-    dropout: float | None = None
-    batch_size: int | None = None
-    lr: float | None = None
-    optimizer: str | None = None
-    muon_lr: float | None = None  # optimizer "muon": the rate of the hidden matrices (lr is AdamW's, for the rest)
-    positions: str | None = None
-    warmup_steps: int | None = None
-    nsp: bool | None = None  # BERT: add next-sentence prediction to MLM
-    mask_probability: float | None = None  # BERT: share of the training tokens picked as targets
-    attention: str = "sdpa"
-    compile: bool = False
-    eval_stride: int | None = None  # GPT: scoring windows advance by this many tokens (None: half the context)
+    corpus: str = option(help="UTF-8 text file to train on (its last 5%% is held out unless --eval-corpus is given)",
+                         metavar="PATH")
+    out: str = option(help="folder for the tokeniser, model and checkpoints", metavar="DIR")
+    eval_corpus: str | None = option(None, help="UTF-8 text file to evaluate on", metavar="PATH")
+    max_steps: int | None = option(None, help="stop after this many optimizer steps", type=positive_int)
+    max_minutes: float | None = option(None, type=minutes, help="time limit for the whole run, tokeniser training "
+                                       "and evaluation included: the number of steps is planned from a short timed "
+                                       "probe")
+    epochs: int | None = option(None, type=positive_int, help="passes over the corpus (default: 1, or as many as "
+                                "--max-steps/--max-minutes allow)")
+    seed: int = option(0, type=random_seed, help="random seed")
+    device: str = option("auto", help="auto, cpu, cuda or mps")
+    vocab_size: int | None = option(None, type=positive_int, help="tokeniser vocabulary", group=MODEL)
+    context: int | None = option(None, type=positive_int, help="tokens per training example", group=MODEL)
+    layers: int | None = option(None, type=positive_int, help="Transformer blocks", group=MODEL)
+    heads: int = option(4, type=positive_int, help="attention heads per block", group=MODEL)
+    dim: int | None = option(None, type=positive_int, help="model width d_model", group=MODEL)
+    dropout: float | None = option(None, type=fraction, help="dropout probability", group=MODEL)
+    batch_size: int | None = option(None, type=positive_int, help="examples per step", group=MODEL)
+    lr: float | None = option(None, type=positive_float, group=MODEL,
+                              help="peak learning rate of AdamW, after a warm-up, then cosine decay")
+    optimizer: str | None = option(None, choices=PRETRAIN_OPTIMIZERS, group=MODEL,
+                                   help="adamw: AdamW for every weight; muon: Muon for the weight matrices of the "
+                                   "blocks, AdamW at --lr for the rest")
+    muon_lr: float | None = option(None, type=positive_float, help="peak learning rate of Muon", group=MODEL)
+    positions: str | None = option(None, choices=POSITIONS, group=MODEL,
+                                   help="learned: a trained vector per position; sinusoidal: fixed waves; rotary: "
+                                   "queries and keys turned by their position inside attention, RoPE")
+    warmup_steps: int | None = option(None, type=count, group=MODEL,
+                                      help="warm-up steps (default: 10%% of the steps, at most 200)")
+    nsp: bool | None = option(None, action=argparse.BooleanOptionalAction, only="bert",
+                              help="add next-sentence prediction to MLM, on pairs of segments as in BERT; --no-nsp "
+                              "(the default): MLM only, on single contiguous spans, as in RoBERTa")
+    mask_probability: float | None = option(None, type=fraction, only="bert",
+                                            help="share of the training tokens picked as MLM targets (BERT used "
+                                            "0.15; the held-out score always picks 0.15)")
+    attention: str = option("sdpa", choices=("sdpa", "math"), group=MODEL,
+                            help="sdpa: PyTorch's fused kernel (flash attention on a GPU); math: the written-out "
+                            "formula")
+    compile: bool = option(False, action="store_true", group=MODEL,
+                           help="torch.compile the model (worth it on a GPU)")
+    eval_stride: int | None = option(None, type=positive_int, only="gpt",
+                                     help="score the held-out text in windows that advance by this many tokens, so "
+                                     "that every token after the first window is predicted from at least context - "
+                                     "stride tokens (default: half the context)")
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -58,8 +87,8 @@ class PretrainOptions:
                              "must be even")
         if self.positions not in POSITIONS:
             raise InputError(f"unknown positions {self.positions!r}: choose one of {', '.join(POSITIONS)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise InputError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        if self.optimizer not in PRETRAIN_OPTIMIZERS:
+            raise InputError(f"unknown optimizer {self.optimizer!r}: choose one of {', '.join(PRETRAIN_OPTIMIZERS)}")
         if self.kind == "bert" and not 0 < self.mask_probability < 1:
             raise InputError(f"--mask-probability must be between 0 and 1, got {self.mask_probability}")
         if self.eval_stride is not None and not 1 <= self.eval_stride <= self.context:
