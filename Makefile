@@ -1,6 +1,7 @@
 # The two commands of this project (see README.md):
 #   make book   set up everything, execute every notebook, build the HTML book into _build/html
 #   make test   set up everything, then run every test (package, notebooks, the book build)
+#   make student  the book, then its student edition (no solutions anywhere) into _build/student/_build/html
 # Set-up is idempotent: .venv is created if missing and re-synced when a requirements file changes.
 
 PYTHON ?= python3
@@ -8,7 +9,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.fromzero-installed
 
-.PHONY: book test lint clean setup
+.PHONY: book student test lint clean setup
 
 setup: $(STAMP)
 
@@ -26,6 +27,10 @@ book: $(STAMP)
 	-$(BIN)/python .ci/execute.py
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	$(BIN)/python .ci/colab.py
+
+# The student edition renders the notebooks the book's build executed (its cache is copied): nothing runs twice.
+student: book
+	$(BIN)/python .ci/student.py
 
 test: $(STAMP)
 	$(BIN)/ruff check .

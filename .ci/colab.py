@@ -1,6 +1,6 @@
 """Write the notebooks that the book's Colab buttons open: the build's executed notebooks in plain Markdown.
 
-usage: python .ci/colab.py [--build-dir _build]
+usage: python .ci/colab.py [--build-dir _build] [--student]
 
 Run after ``jupyter-book build``. A chapter's source notebook is MyST: in Colab its roles and directives
 would show as raw text, its glued numbers as names and its solutions in the open. For every notebook
@@ -15,6 +15,9 @@ of the book this writes ``<build>/html/<folder>/<page>.ipynb`` (the folder is ``
   that spans cells (code included) as a section that Colab opens collapsed;
 * notes and admonitions as block quotes;
 * plotly figures that load plotly.js themselves (the book's pages load it once for the whole page).
+
+With ``--student`` (the student edition, ``make student``) every solution is left out, cells and all, and the
+links point into the student edition of the book.
 
 Any MyST syntax it does not know stops it with the page and the construct, so that nothing raw reaches
 a reader.
@@ -38,7 +41,7 @@ from myst_nb.core.variables import format_plain_text
 from plotly.offline import get_plotlyjs_version
 from pybtex.richtext import Text
 
-from fromzero.sphinx_book import PLOTLY_FIGURE
+from fromzero.sphinx_book import PLOTLY_FIGURE, STUDENT_FOLDER
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLE = re.compile(r"\{(?P<name>[\w:-]+)\}`(?P<content>[^`]+)`")
@@ -69,6 +72,7 @@ class Book:
     citations: dict[str, str]
     exercise_numbers: dict[str, dict[str, tuple[int, ...]]]
     references_page: str
+    student: bool = False  # the student edition: solutions left out
 
     def link(self, docname: str, anchor: str = "") -> str:
         return f"{self.url}{docname}.html" + (f"#{anchor}" if anchor else "")
@@ -83,20 +87,20 @@ class Page:
     collapsed: list[str] = field(default_factory=list)
 
 
-def load_book(build: Path, config: dict) -> Book:
+def load_book(build: Path, config: dict, student: bool = False) -> Book:
     with (build / ".doctrees" / "environment.pickle").open("rb") as handle:
         environment = pickle.load(handle)
     standard = environment.domaindata["std"]
     citations = {citation.key: f"{author_year(citation.entry)}|{citation.citation_id}"
                  for citation in environment.domaindata["cite"]["citations"]}
     references = next(citation.bibliography_key.docname for citation in environment.domaindata["cite"]["citations"])
-    url = config["html"]["baseurl"].rstrip("/") + "/"
+    url = config["html"]["baseurl"].rstrip("/") + "/" + (f"{STUDENT_FOLDER}/" if student else "")
     terms = dict(standard["terms"])  # lower-cased, as Sphinx matches terms; an exact match wins (English lines)
     terms.update({name.lower(): place for (kind, name), place in standard["objects"].items()
                   if kind == "term" and name.isascii()})
     return Book(url, terms, dict(standard["labels"]), citations,
                 {docname: numbers.get("exercise", {}) for docname, numbers in environment.toc_fignumbers.items()},
-                references)
+                references, student)
 
 
 def author_year(entry) -> str:
@@ -205,6 +209,8 @@ def render_directive(name: str, argument: str, options: dict, content: str, page
         title = exercise_title(options["label"], page, book) + (f": {argument}" if argument else "")
         return f"#### {title}\n\n{content}"
     if name == "solution":
+        if book.student:
+            return ""
         title = "Solution to " + exercise_title(argument, page, book)
         return f"<details>\n<summary>{title}</summary>\n\n{content}\n\n</details>"
     if name in ("solution-start", "solution-end"):
@@ -236,13 +242,23 @@ def with_plotly_js(output: dict) -> dict:
 
 
 def convert_notebook(executed: dict, page: Page, book: Book) -> dict:
-    """The Colab notebook of one page: Markdown cells converted, outputs kept, gated solutions collapsed."""
+    """The Colab notebook of one page: Markdown cells converted, outputs kept, gated solutions collapsed.
+
+    In the student edition a gated solution is left out: its cells, code included, are not copied.
+    """
     notebook = copy.deepcopy(executed)
     cells: list = []
     section_ends: list[int] = []  # where each collapsed solution ends: the next cell must start a new section
+    in_solution = False  # inside a gated solution that the student edition leaves out
     for cell in notebook.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if "remove-cell" in tags:
+            continue
+        if in_solution:
+            end = gated(cell.source, "solution-end") if cell.cell_type == "markdown" else None
+            in_solution = end is None
+            if end is not None and cell.source[end.end():].strip():
+                raise MystError(f"{page.docname}: text after {{solution-end}} would be left out with the solution")
             continue
         if cell.cell_type == "code":
             cell.outputs = [] if "remove-output" in tags else [
@@ -254,6 +270,15 @@ def convert_notebook(executed: dict, page: Page, book: Book) -> dict:
             continue
         source = cell.source
         start = gated(source, "solution-start")
+        if start and book.student:
+            before = source[:start.start()]
+            if before.strip():
+                cells.append(nbformat.v4.new_markdown_cell(convert_text(before, page, book)))
+            end = gated(source[start.end():], "solution-end")
+            in_solution = end is None
+            if end is not None and source[start.end() + end.end():].strip():
+                raise MystError(f"{page.docname}: text after {{solution-end}} would be left out with the solution")
+            continue
         if start:
             before = source[:start.start()]
             if before.strip():
@@ -332,6 +357,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--build-dir", type=Path, default=ROOT / "_build",
                         help="the build folder that jupyter-book wrote (its --path-output followed by /_build)")
+    parser.add_argument("--student", action="store_true",
+                        help="the student edition: solutions left out, links into the student book")
     arguments = parser.parse_args()
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     try:
@@ -339,7 +366,7 @@ def main() -> int:
     except MystError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    book = load_book(arguments.build_dir, config)
+    book = load_book(arguments.build_dir, config, arguments.student)
     commit = source_commit()
     executed_root = arguments.build_dir / "jupyter_execute"
     target_root = arguments.build_dir / "html" / colab_folder(config)

@@ -58,10 +58,13 @@ def notebooks() -> list[Path]:
 class BuiltBook:
     """The HTML book built once per test session (see the ``book`` fixture), with its build log."""
 
-    def __init__(self, output: Path, log: str, returncode: int, seconds: float) -> None:
+    def __init__(self, output: Path, log: str, returncode: int, seconds: float, student_log: str = "",
+                 student_returncode: int = 0) -> None:
         self.html = output / "_build" / "html"
         self.doctrees = output / "_build" / ".doctrees"
         self.log, self.returncode, self.seconds = log, returncode, seconds
+        self.student_html = output / "_build" / "student" / "_build" / "html"  # .ci/student.py
+        self.student_log, self.student_returncode = student_log, student_returncode
 
     def page(self, docname: str) -> str:
         return (self.html / f"{docname}.html").read_text(encoding="utf-8")
@@ -110,9 +113,14 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> BuiltBook:
     result = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT, env=environment)
     colab = subprocess.run([sys.executable, str(ROOT / ".ci" / "colab.py"), "--build-dir", str(output / "_build")],
                            capture_output=True, text=True, check=False, cwd=ROOT, env=environment)
+    seconds = time.perf_counter() - started
+    # The student edition renders the same executed notebooks (make student), for the tests that no solution leaks.
+    student = subprocess.run([sys.executable, str(ROOT / ".ci" / "student.py"), "--build-dir", str(output / "_build")],
+                             capture_output=True, text=True, check=False, cwd=ROOT, env=environment)
     log = execution.stdout + execution.stderr + result.stdout + result.stderr + colab.stdout + colab.stderr
     (output / "build.log").write_text(log, encoding="utf-8")  # each notebook's run time and slowest cells
-    return BuiltBook(output, log, result.returncode, time.perf_counter() - started)
+    (output / "student.log").write_text(student.stdout + student.stderr, encoding="utf-8")
+    return BuiltBook(output, log, result.returncode, seconds, student.stdout + student.stderr, student.returncode)
 
 
 def last_json(result: subprocess.CompletedProcess[str]) -> dict:

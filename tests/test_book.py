@@ -6,6 +6,7 @@ one xdist group, so only one worker builds it.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -103,6 +104,8 @@ def test_page_has_colab_button_and_no_unresolved_glue(book: BuiltBook, notebook:
     assert colab in page, f"{docname}: no Colab link to {colab}"
     assert set(re.findall(r"https://colab\.research\.google\.com/[^\"']+", page)) == {colab}
     assert "{glue" not in page, f"{docname}: a glue reference was not resolved"
+    footer = re.search(r'<p class="licences">(.*?)</p>', page, re.S)
+    assert footer and "CC BY-SA 4.0" in footer.group(1) and ">MIT<" in footer.group(1), f"{docname}: no licences"
 
 
 def test_chapter_one_renders_figures_maths_and_exercises(book: BuiltBook) -> None:
@@ -119,3 +122,93 @@ def test_execution_statistics_page_lists_every_notebook(book: BuiltBook) -> None
     page = book.page("chapters/appendix/execution")
     for notebook in notebooks():
         assert notebook.stem in page
+
+
+def test_syllabus_tabulates_every_notebook_with_times_the_build_computed(book: BuiltBook) -> None:
+    page = book.page("chapters/appendix/syllabus")
+    table = page[page.index("Reading time at") :]
+    table = table[: table.index("</table>")]
+    rows = [[re.sub(r"<[^>]+>", "", cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)]
+    rows = [row for row in rows if row]  # the header row has <th> cells
+    assert len(rows) == len(notebooks())
+    for title, words, code, reading, seconds in rows:
+        assert title and int(words.replace(",", "")) > 300 and int(code.replace(",", "")) >= 0
+        assert int(reading) % 5 == 0 and int(reading) > 0 and 0 < float(seconds) < NOTEBOOK_TIME_LIMIT_S, title
+    for notebook in notebooks():
+        assert f'href="../{notebook.parent.name}/{notebook.stem}.html"' in table or notebook.parent.name == "appendix"
+
+
+def test_reading_time_counts_prose_and_code_in_the_source(tmp_path: Path) -> None:
+    from fromzero.sphinx_book import CODE_LINES_PER_MINUTE, WORDS_PER_MINUTE, reading_minutes
+
+    cells = [{"cell_type": "markdown", "source": ["word " * 300, "\n", "more words"]},
+             {"cell_type": "code", "source": ["x = 1\n", "\n", "print(x)\n"]}]
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps({"cells": cells}), encoding="utf-8")
+    assert reading_minutes(path) == (302, 2, 302 / WORDS_PER_MINUTE + 2 / CODE_LINES_PER_MINUTE)
+
+
+def split_solutions(notebook: Path) -> tuple[list[str], str]:
+    """The prose of every solution in a notebook's source (a solution directive's body, or a gated solution's
+    Markdown cells), and the rest of its source. Code is left out: a solution's code may glue text into the chapter."""
+    texts, rest, gated = [], [], None
+    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+        source = "".join(cell["source"])
+        if gated is not None:
+            end = re.search(r"^(`{3,}|:{3,})\{solution-end\}", source, re.M)
+            if cell["cell_type"] == "markdown":
+                gated.append(source[: end.start()] if end else source)
+            if end:
+                texts.append("\n".join(gated))
+                gated = None
+            continue
+        if cell["cell_type"] == "markdown":
+            blocks = re.findall(r"^((:{3,})\{solution\}[^\n]*\n(.*?)^\2\s*$)", source, re.M | re.S)
+            texts += [body for _, _, body in blocks]
+            for whole, _, _ in blocks:
+                source = source.replace(whole, " ")
+            start = re.search(r"^(`{3,}|:{3,})\{solution-start\}[^\n]*\n(?::[\w-]+:[^\n]*\n)*\1\s*$", source, re.M)
+            if start:
+                gated = [source[start.end() :]]
+                source = source[: start.start()]
+        rest.append(source)
+    return texts, "\n".join(rest)
+
+
+def plain(text: str) -> str:
+    """Text as a page shows it: tags stripped, entities decoded, white space collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+
+
+def telltale(solution: str, elsewhere: str) -> str | None:
+    """The longest run of six or more plain words in a solution (it survives rendering unchanged) found nowhere else
+    in its notebook's source."""
+    prose = re.sub(r"\$[^$]*\$|`[^`]*`|\{[^}]*\}|\[[^\]]*\]\([^)]*\)|^:[\w-]+:.*$", " ", solution, flags=re.M)
+    runs = [run for run in re.findall(r"(?:[A-Za-z]+ ){5,}[A-Za-z]+", prose) if run not in elsewhere]
+    return max(runs, key=len) if runs else None
+
+
+def test_student_edition_has_no_solution_anywhere(book: BuiltBook) -> None:
+    assert book.student_returncode == 0, book.student_log[-5000:]
+    student_files = {path: plain(path.read_text(encoding="utf-8", errors="replace"))
+                     for path in book.student_html.rglob("*") if path.suffix in (".html", ".ipynb")
+                     or path.name == "searchindex.js"}
+    assert not (book.student_html / "_sources").exists(), "the page sources hold the solutions"
+    checked = 0
+    for notebook in notebooks():
+        docname = notebook.relative_to(ROOT).with_suffix("").as_posix()
+        instructor = plain(book.page(docname))
+        solutions, rest = split_solutions(notebook)
+        elsewhere = " ".join(rest.split())
+        for solution in solutions:
+            words = telltale(solution, elsewhere)
+            if words is None:
+                continue
+            assert words in instructor, f"{docname}: the instructor edition should show {words!r}"
+            leaks = [path.name for path, text in student_files.items() if words in text]
+            assert not leaks, f"{docname}: solution text {words!r} in the student edition: {leaks}"
+            checked += 1
+        student_page = plain((book.student_html / f"{docname}.html").read_text(encoding="utf-8"))
+        assert "Solution to" not in student_page and "Exercise" in student_page, docname
+    assert checked >= 40, f"only {checked} solutions had text to look for"

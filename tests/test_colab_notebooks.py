@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import nbformat
@@ -75,6 +76,21 @@ def test_a_solution_over_several_cells_is_a_section_colab_opens_collapsed() -> N
     assert sources[1:] == ["print(1)", "It prints one.", "## Summary"]
     assert converted.cells[2].outputs, "the build's outputs stay"
     assert converted.metadata["colab"]["collapsed_sections"] == [converted.cells[1].metadata["id"]]
+
+
+def test_the_student_edition_leaves_every_solution_out_cells_and_all() -> None:
+    cells = [nbformat.v4.new_markdown_cell(":::{exercise}\n:label: ch01-window\n\nWiden the window.\n:::\n\n"
+                                           ":::{solution} ch01-window\n:class: dropdown\n\nSimLex drops.\n:::"),
+             nbformat.v4.new_markdown_cell("Text before.\n\n```{solution-start} ch01-window\n```"),
+             nbformat.v4.new_code_cell("print('hidden')"),
+             nbformat.v4.new_markdown_cell("It prints.\n\n```{solution-end}\n```"),
+             nbformat.v4.new_markdown_cell("## Summary")]
+    student = dataclasses.replace(tiny_book(), student=True)
+    converted = colab.convert_notebook(nbformat.v4.new_notebook(cells=cells), page(), student)
+    text = "\n".join(cell.source for cell in converted.cells)
+    assert "Widen the window." in text and "Text before." in text and "## Summary" in text
+    assert "SimLex drops" not in text and "hidden" not in text and "It prints" not in text and "Solution" not in text
+    assert converted.metadata["colab"]["collapsed_sections"] == []
 
 
 def test_a_solution_that_would_hide_what_follows_it_is_refused() -> None:

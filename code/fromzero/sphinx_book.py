@@ -16,6 +16,14 @@
   JavaScript reads it, and the book loads none (``nb_ipywidgets_js`` is empty in ``_config.yml``:
   it would come from a CDN), so the state would be dead weight: Chapter 5's explorer widget,
   executed by the build but shown only with a kernel, would add 46 kB of JSON to its page.
+- The ``chapter-times`` directive (the syllabus page) tabulates, for every notebook in book order, an
+  estimated reading time (prose at :data:`WORDS_PER_MINUTE`, code at :data:`CODE_LINES_PER_MINUTE`,
+  counted in the notebook's source) and the seconds this build took to execute it, so that an
+  instructor plans with figures the build computed rather than typed ones.
+- The student edition (``FROMZERO_EDITION=student``, ``make student``) leaves every solution out of
+  the build: out of the pages, the search index and the page sources (which are not copied), so that
+  a student cannot find one anywhere in it; its Colab buttons open the student notebooks, published
+  in :data:`STUDENT_FOLDER` below the book.
 - Scripts registered twice are written once. sphinx-thebe (which Jupyter Book 1 always loads)
   can register its inline configuration script twice in one build, and the second copy's
   ``const`` declarations throw "Identifier 'THEBE_JS_URL' has already been declared" on every page.
@@ -23,13 +31,22 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import posixpath
+import re
 import shutil
 from importlib.util import find_spec
 from pathlib import Path
 
+from docutils import nodes
+from sphinx.addnodes import pending_xref
 from sphinx.application import Sphinx
 from sphinx.config import Config
+from sphinx.environment import BuildEnvironment
+from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util.docutils import SphinxDirective
 
 from fromzero.viz import BOOK_BUILD_VARIABLE, plotly_js_file
 
@@ -38,6 +55,10 @@ PLOTLY_JS = "plotly.min.js"  # its place in _static
 PLOTLY_CONFIG = "window.PlotlyConfig = {MathJaxConfig: 'local'};"  # as plotly's own HTML: leave the page's MathJax be
 PLOTLY_FIGURE = 'class="plotly-graph-div"'
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+EDITION_VARIABLE = "FROMZERO_EDITION"  # "student": solutions are left out of everything the build writes
+STUDENT_FOLDER = "student"  # where the student edition is published, below the book's own address
+WORDS_PER_MINUTE = 200  # careful reading of technical prose with formulas, at the low end of adult silent reading
+CODE_LINES_PER_MINUTE = 10  # reading a line of code closely enough to change it
 
 
 def _mathjax_es5() -> Path | None:
@@ -71,6 +92,30 @@ def _copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
 
 def _mark_book_build(app: Sphinx, config: Config) -> None:
     os.environ[BOOK_BUILD_VARIABLE] = "1"
+
+
+def student_edition() -> bool:
+    return os.environ.get(EDITION_VARIABLE) == "student"
+
+
+def _configure_edition(app: Sphinx, config: Config) -> None:
+    if not student_edition():
+        return
+    config.html_copy_source = False  # a page's source holds its solutions
+    options = dict(config.html_theme_options)
+    options["use_download_button"] = False  # it offers the page's source
+    options["path_to_docs"] = f"{STUDENT_FOLDER}/{options.get('path_to_docs', '').strip('/')}".rstrip("/")
+    config.html_theme_options = options
+
+
+def _drop_solutions(app: Sphinx, doctree: nodes.document) -> None:
+    """In the student edition, remove every solution once sphinx-exercise has gathered each into one node."""
+    if not student_edition():
+        return
+    from sphinx_exercise.nodes import solution_node
+
+    for node in list(doctree.findall(solution_node)):
+        node.parent.remove(node)
 
 
 def _load_plotly_where_needed(app: Sphinx, pagename: str, templatename: str, context: dict, doctree: object) -> None:
@@ -112,8 +157,88 @@ def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, conte
     context["script_files"] = unique
 
 
+class ChapterTimesNode(nodes.General, nodes.Element):
+    """Where the ``chapter-times`` table goes, once every notebook has been executed and read."""
+
+
+class ChapterTimesDirective(SphinxDirective):
+    def run(self) -> list[nodes.Node]:
+        return [ChapterTimesNode()]
+
+
+def reading_minutes(notebook: Path) -> tuple[int, int, float]:
+    """Words of prose, lines of code and the minutes it takes to read them, from a notebook's source."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    words = sum(len(re.findall(r"\w+", "".join(cell["source"]))) for cell in cells if cell["cell_type"] == "markdown")
+    code = sum(len([line for line in "".join(cell["source"]).splitlines() if line.strip()])
+               for cell in cells if cell["cell_type"] == "code")
+    return words, code, words / WORDS_PER_MINUTE + code / CODE_LINES_PER_MINUTE
+
+
+def book_order(env: BuildEnvironment) -> list[str]:
+    """Every document reachable from the root's table of contents, in reading order."""
+    order: list[str] = []
+
+    def visit(docname: str) -> None:
+        order.append(docname)
+        for child in env.toctree_includes.get(docname, []):
+            visit(child)
+
+    visit(env.config.root_doc)
+    return order
+
+
+class ChapterTimesTransform(SphinxPostTransform):
+    """Replace the placeholder by the table: this runs after every document has been read (and executed)."""
+
+    default_priority = 8  # before the references are resolved, so that the links to the chapters are
+
+    def run(self, **kwargs: object) -> None:
+        for node in list(self.document.findall(ChapterTimesNode)):
+            node.replace_self(self._table())
+
+    def _table(self) -> list[nodes.Node]:
+        metadata = getattr(self.env, "nb_metadata", {})
+        rows = []
+        for docname in book_order(self.env):
+            executed = (metadata.get(docname) or {}).get("exec_data")
+            source = Path(self.env.doc2path(docname))
+            if executed is None or source.suffix != ".ipynb":
+                continue
+            words, code, minutes = reading_minutes(source)
+            runtime = executed.get("runtime")
+            rows.append((docname, f"{words:,}", f"{code:,}", f"{math.ceil(minutes / 5) * 5}",
+                         "-" if runtime is None else f"{runtime:.0f}"))
+        header = ("Chapter", "Words of prose", "Lines of code", "Reading (minutes)", "Execution in this build (s)")
+        rates = (f"Reading time at {WORDS_PER_MINUTE} words of prose and {CODE_LINES_PER_MINUTE} lines of code a "
+                 "minute, rounded up to five minutes.")
+        return [nodes.paragraph(text=rates), _table(header, rows, self.env.docname)]
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], parent: str) -> nodes.table:
+    table = nodes.table(classes=["colwidths-auto"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    group += [nodes.colspec(colwidth=1) for _ in header]
+    group += nodes.thead("", nodes.row("", *(nodes.entry("", nodes.paragraph(text=name)) for name in header)))
+    body = nodes.tbody()
+    group += body
+    for docname, *cells in rows:
+        link = pending_xref(refdoc=parent, reftarget=posixpath.relpath(docname, posixpath.dirname(parent)),
+                            reftype="doc", refdomain="std", refexplicit=False, refwarn=True)
+        link += nodes.inline(text=docname)
+        body += nodes.row("", nodes.entry("", nodes.paragraph("", "", link)),
+                          *(nodes.entry("", nodes.paragraph(text=cell)) for cell in cells))
+    return table
+
+
 def setup(app: Sphinx) -> dict[str, bool]:
+    app.add_node(ChapterTimesNode)
+    app.add_directive("chapter-times", ChapterTimesDirective)
+    app.add_post_transform(ChapterTimesTransform)
     app.connect("config-inited", _mark_book_build)
+    app.connect("config-inited", _configure_edition)
+    app.connect("doctree-read", _drop_solutions)
     app.connect("builder-inited", _use_local_mathjax)
     app.connect("build-finished", _copy_mathjax)
     app.connect("build-finished", _copy_plotly_js)
