@@ -133,9 +133,10 @@ def test_two_embed_runs_on_one_out_leave_one_complete_file(sentences: Path, tmp_
 def test_pretrain_killed_while_saving_a_checkpoint_resumes_from_the_one_before(news: Path, tmp_path: Path) -> None:
     out = tmp_path / "run"
     command = ["pretrain", "gpt", "--corpus", str(news), "--out", str(out), "--max-steps", "12", *TINY_GPT]
-    kill(held("rename", out / "checkpoints", *command, skip=1), signal.SIGKILL)
-    assert newest_checkpoint(out / "checkpoints")[0] == 2  # the first checkpoint (every 12 // 5 steps) is whole
-    assert visible(out / "checkpoints") == ["step-00000002.pt"]
+    # renames: the checkpoint of step 2 (every 12 // 5 steps), its metrics file, then step 4's checkpoint: held there
+    kill(held("rename", out / "checkpoints", *command, skip=2), signal.SIGKILL)
+    assert newest_checkpoint(out / "checkpoints")[0] == 2  # the first checkpoint is whole
+    assert visible(out / "checkpoints") == ["metrics.jsonl", "step-00000002.pt"]
     rerun = run_cli(*command)
     assert "resuming from step 2" in rerun.stdout
     assert last_json(rerun)["steps"] == 12

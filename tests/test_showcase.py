@@ -47,7 +47,12 @@ def test_a_model_is_trained_once_then_read_from_the_cache(
         raise AssertionError("trained again although the cache holds the run")
 
     monkeypatch.setattr(showcase, "_train", no_training)
+    for lock in tiny_showcase.rglob("*.lock"):
+        lock.unlink()
+    before = {path: path.stat().st_mtime_ns for path in tiny_showcase.rglob("*")}
     again = showcase.command_line_model("gpt", device="cpu")
+    # A finished run is only read, lock file included, so a class can share an instructor's cache read-only.
+    assert {path: path.stat().st_mtime_ns for path in tiny_showcase.rglob("*")} == before
     assert again.directory == first.directory and again.summary == first.summary
     monkeypatch.setattr(showcase, "SHOWCASE_STEPS", {"bert": 2, "gpt": 3})  # another command: another key
     with pytest.raises(AssertionError, match="trained again"):

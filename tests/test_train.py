@@ -18,6 +18,7 @@ from collections import namedtuple
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from fromzero.device import has_native_bf16
 from fromzero.errors import InputError
 from fromzero.train import (
+    METRICS_FILE,
     TrainConfig,
     autocast_dtype,
     count_units,
@@ -228,7 +230,7 @@ def test_resume_after_a_crash_is_bit_identical(tmp_path: Path) -> None:
     interrupted = CountingLoss(crash_after=8)  # step 4 ends at batch 7 (epoch 1, batch 2); batch 9 crashes
     with pytest.raises(Crash):
         fit(mlp(dropout=0.3), data, interrupted, with_checkpoints, eval_data=eval_data)
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["step-00000002.pt", "step-00000004.pt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["metrics.jsonl", "step-00000002.pt", "step-00000004.pt"]
 
     resumed = mlp(dropout=0.3, seed=99)  # other starting weights: they must come from the checkpoint
     optimizer = make_optimizer(resumed, config)
@@ -404,7 +406,7 @@ def test_checkpoints_every_n_steps_and_robust_loading(tmp_path: Path) -> None:
     settings = {"checkpoint_dir": str(tmp_path), "checkpoint_every": 3}
     model = mlp()
     fit(model, data, mse, quiet(**settings))
-    names = ["step-00000003.pt", "step-00000006.pt", "step-00000009.pt", "step-00000010.pt"]
+    names = ["metrics.jsonl", "step-00000003.pt", "step-00000006.pt", "step-00000009.pt", "step-00000010.pt"]
     assert sorted(path.name for path in tmp_path.iterdir()) == names  # no temporary file left
 
     loaded = mlp(seed=5)
@@ -430,6 +432,20 @@ def test_checkpoints_every_n_steps_and_robust_loading(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "missing.pt", mlp())
 
 
+def test_metrics_file_beside_the_checkpoints_holds_the_history_and_continues_on_resume(tmp_path: Path) -> None:
+    data, held_out = batches(regression(), 4), batches(regression(seed=1), 8)  # 10 steps an epoch
+    config = quiet(epochs=2, checkpoint_dir=str(tmp_path), checkpoint_every=5, eval_every=10)
+    interrupted = CountingLoss(crash_after=13)
+    with pytest.raises(Crash):
+        fit(mlp(), data, interrupted, config, eval_data=held_out)
+    assert len(pd.read_json(tmp_path / METRICS_FILE, lines=True)) == 10 + 1  # as of the checkpoint at step 10
+    history = fit(mlp(), data, mse, config, eval_data=held_out)
+    metrics = pd.read_json(tmp_path / METRICS_FILE, lines=True)
+    steps, evals = metrics[metrics["kind"] == "step"], metrics[metrics["kind"] == "eval"]
+    assert steps["step"].tolist() == list(range(1, 21)) and steps["train_loss"].tolist() == history.train_loss
+    assert evals["step"].tolist() == [10, 20] and evals["eval_loss"].tolist() == [e["eval_loss"] for e in history.evals]
+
+
 def test_keep_checkpoints_keeps_the_newest(tmp_path: Path) -> None:
     fit(
         mlp(),
@@ -437,7 +453,7 @@ def test_keep_checkpoints_keeps_the_newest(tmp_path: Path) -> None:
         mse,
         quiet(checkpoint_dir=str(tmp_path), checkpoint_every=2, keep_checkpoints=2),
     )
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["step-00000008.pt", "step-00000010.pt"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["metrics.jsonl", "step-00000008.pt", "step-00000010.pt"]
 
 
 def test_pruning_counts_readable_checkpoints_by_their_recorded_step_and_leaves_junk_alone(tmp_path: Path) -> None:
@@ -447,7 +463,8 @@ def test_pruning_counts_readable_checkpoints_by_their_recorded_step_and_leaves_j
         fit(mlp(), batches(regression(), 4), mse,
             quiet(checkpoint_dir=str(tmp_path), checkpoint_every=2, keep_checkpoints=2))
     assert sum("skipping" in str(warning.message) for warning in caught) == 1  # once, not at every save
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["step-00000008.pt", "step-00000010.pt", junk.name]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "metrics.jsonl", "step-00000008.pt", "step-00000010.pt", junk.name]
     assert junk.read_bytes() == b"not a checkpoint"
     os.replace(tmp_path / "step-00000010.pt", tmp_path / "step-00000001.pt")  # a name that lies about its step
     with pytest.warns(UserWarning, match="skipping unreadable checkpoint"):

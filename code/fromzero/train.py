@@ -45,6 +45,7 @@ Several GPUs
 from __future__ import annotations
 
 import atexit
+import json
 import math
 import os
 import random
@@ -68,7 +69,7 @@ from tqdm.auto import tqdm
 
 from fromzero.device import has_native_bf16, pick_device
 from fromzero.errors import InputError
-from fromzero.files import atomic_path
+from fromzero.files import atomic_path, write_atomically
 from fromzero.muon import Muon, hidden_matrices
 
 if TYPE_CHECKING:
@@ -80,6 +81,7 @@ MIXED_PRECISION = ("auto", "bf16", "fp16", "no")
 MONITOR_MODES = ("min", "max")
 THROUGHPUT_UNITS = ("examples", "tokens")
 CHECKPOINT_FORMAT = 1
+METRICS_FILE = "metrics.jsonl"  # beside the checkpoints: the history as JSON lines, rewritten at each checkpoint
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
 MetricsFn = Callable[[nn.Module, Any, torch.device], Mapping[str, float]]
@@ -209,6 +211,18 @@ class History:
         import pandas as pd
 
         return pd.DataFrame(self.evals)
+
+    def to_json_lines(self) -> str:
+        """One JSON object per optimizer step (``"kind": "step"``) and per evaluation (``"kind": "eval"``), in step
+        order: what :data:`METRICS_FILE` holds, so that ``pandas.read_json(path, lines=True)`` plots a run."""
+        rows: list[dict[str, Any]] = [
+            {"kind": "step", "step": step, "epoch": epoch, "train_loss": loss, "lr": lr, "throughput": speed}
+            for step, epoch, loss, lr, speed in zip(self.steps, self.epoch, self.train_loss, self.lr, self.throughput,
+                                                    strict=True)
+        ]
+        rows += [{"kind": "eval", **evaluation} for evaluation in self.evals]
+        rows.sort(key=lambda row: (row["step"], row["kind"] == "eval"))
+        return "".join(json.dumps(row) + "\n" for row in rows)
 
 
 def seed_everything(seed: int) -> None:
@@ -865,7 +879,11 @@ def _why_unreadable(path: Path, error: Exception) -> str:
 
 
 def _save_checkpoint(state: _State, config: TrainConfig, world: int, rank: int) -> None:
-    """Write ``step-<step>.pt`` atomically: a crash while writing leaves the previous checkpoints intact."""
+    """Write ``step-<step>.pt`` atomically: a crash while writing leaves the previous checkpoints intact.
+
+    :data:`METRICS_FILE` beside it is rewritten with the history so far, so that a plot of a run in progress (or
+    of one shared with a class) needs no torch.
+    """
     rng = _rng_state()
     rngs = _gather((rng, state.epoch_rng or rng), world)  # every process has its own dropout
     if rank != 0:
@@ -891,6 +909,7 @@ def _save_checkpoint(state: _State, config: TrainConfig, world: int, rank: int) 
     path = directory / f"step-{state.step:08d}.pt"
     with atomic_path(path) as temporary:  # unique per process: two runs on one folder never share a name
         torch.save(checkpoint, temporary)
+    write_atomically(directory / METRICS_FILE, state.history.to_json_lines())
     if config.keep_checkpoints is not None:
         readable = _readable_checkpoints(directory, quiet=True)  # junk was reported once, when fit began
         for _, old in readable[config.keep_checkpoints:]:  # at least 1 is kept: the newest readable one stays

@@ -79,11 +79,12 @@ def command_line_model(kind: str, *, seed: int = 0, device: str = "auto") -> Com
     options = ["--max-steps", str(steps), "--seed", str(seed), "--device", device_type]
     key = _cache_key(kind, options, train_path, eval_path)
     folder = cache_dir() / "pretrained" / f"{kind}-{key}"
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if not (folder / "summary.json").is_file():
-            _train(kind, options, train_path, eval_path, folder)
+    if not (folder / "summary.json").is_file():  # a finished run is only read: a class can share it read-only
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+            if not (folder / "summary.json").is_file():
+                _train(kind, options, train_path, eval_path, folder)
     report = json.loads((folder / "summary.json").read_text())
     model, tokenizer = load_pretrained(folder / "run")
     command = f"python -m fromzero pretrain {kind} --corpus train.txt --eval-corpus eval.txt --out run " + " ".join(
