@@ -162,3 +162,17 @@ def test_train_refuses_to_overwrite_its_corpus_and_checks_out_before_training(co
     assert corpus.read_bytes() == before
     for out, problem in ((tmp_path, "is a folder"), (tmp_path / "missing" / "v.txt", "does not exist")):
         assert_one_line_error(run_cli(*train, "--out", str(out)), "--out", problem)
+
+
+def test_under_torchrun_only_process_zero_trains_and_writes(corpus: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    from fromzero.cli import main
+
+    out = tmp_path / "vectors.txt"
+    command = ["embed", "train", "--method", "sgns", "--corpus", str(corpus), "--out", str(out), "--epochs", "1",
+               "--workers", "1"]
+    monkeypatch.setenv("RANK", "1")  # what torchrun gives the second process
+    assert main(command) == 0
+    assert not out.exists() and capsys.readouterr().out == ""
+    monkeypatch.setenv("RANK", "0")
+    assert main(command) == 0
+    assert load_word2vec_format(out).vectors.shape[1] == 100 and "vectors written to" in capsys.readouterr().out

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -204,3 +206,26 @@ def test_a_second_run_on_the_same_out_is_refused_while_the_first_runs(corpus: Pa
     assert_one_line_error(second, "--out", "is in use by another run", f"process {os.getpid()}")
     held.close()
     last_json(run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(out), "--max-steps", "2", *TINY))
+
+
+@pytest.mark.slow
+def test_pretrain_under_torchrun_with_two_cpu_processes_reports_and_writes_once(corpus: Path, tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    out = tmp_path / "gpt"
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--nnodes", "1",
+               "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "fromzero", "pretrain", "gpt",
+               "--corpus", str(corpus), "--out", str(out), "--max-steps", "4", "--device", "cpu", *TINY]
+    env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    reports = [line for line in finished.stdout.splitlines() if line.startswith("{")]
+    assert len(reports) == 1, finished.stdout  # process 0 alone reports
+    summary = json.loads(reports[0])
+    assert summary["steps"] == 4 and set(summary) >= CONTRACT
+    assert finished.stdout.count("training: 4 steps") == 1  # and logs
+    assert sorted(path.name for path in (out / "checkpoints").glob("step-*.pt"))[-1] == "step-00000004.pt"
+    model, tokenizer = load_pretrained(out)  # written once, whole, by process 0
+    assert model.config.vocab_size == tokenizer.get_vocab_size()
+    assert load_checkpoint(out / "checkpoints", model)["history"]["steps"] == [1, 2, 3, 4]

@@ -490,7 +490,7 @@ def fit(
     config = config if config is not None else TrainConfig()
     if eval_data is None and (config.early_stopping_patience is not None or metrics_fn is not None):
         raise InputError("early stopping and metrics_fn need eval_data")
-    device, rank, world = _setup_distributed(config.device)
+    device, rank, world = setup_distributed(config.device)
     model.to(device).train()
     wrapped = _wrap_distributed(model, device) if world > 1 else model
     loader = _train_loader(train_data, config, world)
@@ -567,7 +567,7 @@ def fit(
     return state.history
 
 
-def _setup_distributed(preference: str) -> tuple[torch.device, int, int]:
+def setup_distributed(preference: str) -> tuple[torch.device, int, int]:
     """Return (device, rank, world size), starting the process group under ``torchrun``.
 
     ``torchrun`` gives every process WORLD_SIZE, RANK and LOCAL_RANK; a plain ``python`` run or a
@@ -587,6 +587,24 @@ def _setup_distributed(preference: str) -> tuple[torch.device, int, int]:
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
         atexit.register(_leave_process_group)
     return device, dist.get_rank(), world
+
+
+def is_main_process() -> bool:
+    """Process 0 under ``torchrun`` (which sets ``RANK``), or the only process: the one that reports and saves."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def from_main_process(value: Any) -> Any:
+    """Process 0's ``value``, on every process of a started group (``value`` itself in a single process).
+
+    Decisions that every process must share, such as a plan timed on one of them, are made by
+    process 0 and passed on with this, rather than made apart and trusted to agree.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def _leave_process_group() -> None:

@@ -2,7 +2,8 @@
 
 ``train`` reads a corpus (one sentence per line, tokens separated by spaces), trains with the
 chosen method, and writes the vectors in the word2vec text format that gensim and most tools read;
-progress goes to stderr. ``evaluate`` prints the benchmark tables and, as its LAST line, one JSON
+progress goes to stderr. Under ``torchrun`` process 0 trains and writes, and the others end at once: the
+trainers use threads, not processes. ``evaluate`` prints the benchmark tables and, as its LAST line, one JSON
 object ``{"wordsim353": ..., "simlex999": ..., "analogy": ..., "oov_rate": ...}`` (``null`` where
 a score cannot be computed because the vocabulary covers none of the benchmark's items).
 """
@@ -64,7 +65,10 @@ def _train_command(args: argparse.Namespace) -> int:
     from fromzero.embeddings import epochs_of, train_embeddings
     from fromzero.embeddings.io import save_word2vec_format
     from fromzero.files import check_output_file
+    from fromzero.train import is_main_process
 
+    if not is_main_process():  # under torchrun: the trainers use threads, not processes, so process 0 does it all
+        return 0
     check_output_file(args.out, "--out", {"--corpus": args.corpus})  # before training: a typo must not cost a run
     options = options_from(args, EmbedOptions)
     device = pick_device(options.device)

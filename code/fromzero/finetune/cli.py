@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -83,11 +82,6 @@ def _options(args: argparse.Namespace) -> FinetuneOptions:
     return options_from(args, FinetuneOptions, progress=sys.stderr.isatty())
 
 
-def _is_main_process() -> bool:
-    """Process 0 under ``torchrun`` (which sets ``RANK``), or the only process: the one that reports and saves."""
-    return os.environ.get("RANK", "0") == "0"
-
-
 def _check_subset(train: set[str], held_out: set[str], path: str, what: str) -> None:
     unseen = sorted(held_out - train)
     if unseen:
@@ -108,11 +102,12 @@ def _prologue(args: argparse.Namespace) -> tuple[Any, str]:
     """Validate the options and the checkpoint before any data is tokenised or any weight is loaded."""
     from fromzero.device import describe_device, pick_device
     from fromzero.finetune.checkpoints import resolve_checkpoint
+    from fromzero.train import is_main_process
 
     options = _options(args)
     device = describe_device(pick_device(args.device))
     checkpoint = resolve_checkpoint(args.model)
-    if _is_main_process():
+    if is_main_process():
         print(f"model: {args.model} ({checkpoint}) on {device}")
     return options, checkpoint
 
@@ -161,12 +156,13 @@ def _classify_command(args: argparse.Namespace) -> int:
         raise InputError(f"{args.train}: a single label ({labels[0]!r}); a classifier needs at least two")
     _check_subset(set(labels), set(held_out["label"]), args.eval, "label")
     from fromzero.finetune.tasks import evaluate_classifier, finetune_classifier
+    from fromzero.train import is_main_process
 
     options, checkpoint = _prologue(args)
-    if _is_main_process():
+    if is_main_process():
         print(f"train: {len(train)} texts, eval: {len(held_out)} texts, {len(labels)} labels: {', '.join(labels)}")
     result = finetune_classifier(checkpoint, train["text"].tolist(), train["label"].tolist(), options)
-    if not _is_main_process():
+    if not is_main_process():
         return 0
     _report_training(result)
     scores, _ = evaluate_classifier(result.model, result.tokenizer, held_out["text"].tolist(),
@@ -189,14 +185,15 @@ def _ner_command(args: argparse.Namespace) -> int:
         raise InputError(f"{args.train}: no entities (every tag is 'O'); a tagger needs at least one entity type")
     _check_subset(types, {tag[2:] for _, row in held_out for tag in row if tag != "O"}, args.eval, "entity type")
     from fromzero.finetune.tasks import evaluate_tagger, finetune_tagger
+    from fromzero.train import is_main_process
 
     options, checkpoint = _prologue(args)
     words = sum(len(tokens) for tokens, _ in train)
-    if _is_main_process():
+    if is_main_process():
         print(f"train: {len(train)} sentences ({words} tokens), eval: {len(held_out)} sentences, "
               f"entity types: {', '.join(sorted(types))}")
     result = finetune_tagger(checkpoint, train, options)
-    if not _is_main_process():
+    if not is_main_process():
         return 0
     _report_training(result)
     # Training may cut long sentences at --max-length, scoring must not: a word cut off would be tagged O and

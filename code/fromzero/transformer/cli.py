@@ -61,9 +61,12 @@ def _pretrain_command(args: argparse.Namespace) -> int:
     for path in (args.corpus, args.eval_corpus):
         if path is not None:
             read_corpus(path)  # a bad file fails here, in a second, before torch is imported
+    from fromzero.train import is_main_process
     from fromzero.transformer.pretrain import pretrain
 
     result = pretrain(options, log=print, started=started)
+    if not is_main_process():  # under torchrun, process 0 reports for all
+        return 0
     summary = result.summary
     print(
         f"held-out text: loss {summary['eval_loss']:.4f} nats/token, perplexity {summary['eval_perplexity']:.2f}, "

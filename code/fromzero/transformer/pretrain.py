@@ -28,6 +28,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
-from fromzero.device import describe_device, pick_device, require_memory
+from fromzero.device import describe_device, require_memory
 from fromzero.errors import InputError
 from fromzero.files import lock_folder, read_json, write_atomically
 from fromzero.train import (
@@ -48,8 +49,11 @@ from fromzero.train import (
     count_units,
     evaluate,
     fit,
+    from_main_process,
+    is_main_process,
     load_checkpoint,
     newest_checkpoint,
+    setup_distributed,
 )
 from fromzero.transformer.bert import IGNORE_INDEX, BertConfig, TinyBERT, bert_pretraining_loss, mask_tokens
 from fromzero.transformer.corpus import read_corpus, split_holdout
@@ -466,11 +470,18 @@ class Prepared:
 
 def prepare(options: PretrainOptions, train_text: str, eval_text: str, tokenizer: Any | None = None) -> Prepared:
     """Train (or reuse) the tokeniser, encode both texts, build the examples and the model (seeded)."""
-    lines = train_text.splitlines(keepends=True)
+    tokenizer = tokenizer or train_tokenizer(options, train_text)
     torch.manual_seed(options.seed)
     if options.kind == "gpt":
-        return _prepare_gpt(options, train_text, eval_text, tokenizer or train_byte_bpe(lines, options.vocab_size))
-    return _prepare_bert(options, train_text, eval_text, tokenizer or train_wordpiece(lines, options.vocab_size))
+        return _prepare_gpt(options, train_text, eval_text, tokenizer)
+    return _prepare_bert(options, train_text, eval_text, tokenizer)
+
+
+def train_tokenizer(options: PretrainOptions, train_text: str) -> Any:
+    """The model kind's tokeniser, trained on ``train_text``: byte-level BPE for a GPT, WordPiece for a BERT."""
+    lines = train_text.splitlines(keepends=True)
+    train = train_byte_bpe if options.kind == "gpt" else train_wordpiece
+    return train(lines, options.vocab_size)
 
 
 def _prepare_gpt(options: PretrainOptions, train_text: str, eval_text: str, tokenizer: Any) -> Prepared:
@@ -647,7 +658,8 @@ def pretrain(
     instead of being made again.
     """
     started = time.perf_counter() if started is None else started
-    device = pick_device(options.device)
+    device, rank, world = setup_distributed(options.device)  # under torchrun: one process per device, through DDP
+    log = log if rank == 0 else _silent
     _check_memory(options, device)
     text = read_corpus(options.corpus)
     if options.eval_corpus is not None:
@@ -657,22 +669,49 @@ def pretrain(
     out = Path(options.out)
     if out.exists() and not out.is_dir():
         raise InputError(f"{out}: exists and is not a directory")
-    with lock_folder(out, "--out"):  # released however training ends
-        return _pretrain_in(out, options, device, train_text, eval_text, started, log)
+    with _lock_on_main(out):  # released however training ends
+        return _pretrain_in(out, options, device, world, train_text, eval_text, started, log)
+
+
+def _silent(_: str) -> None:
+    """The log of every process but the first under ``torchrun``: one report per run."""
+
+
+def _lock_on_main(out: Path) -> AbstractContextManager:
+    """``out`` locked by process 0, which alone writes there; every process stops if the lock is refused."""
+    lock, problem = nullcontext(), None
+    if is_main_process():
+        try:
+            lock = lock_folder(out, "--out")
+        except InputError as error:
+            problem = str(error)
+    problem = from_main_process(problem)
+    if problem is not None:
+        raise InputError(problem)
+    return lock
 
 
 def _pretrain_in(
     out: Path,
     options: PretrainOptions,
     device: torch.device,
+    world: int,
     train_text: str,
     eval_text: str,
     started: float,
     log: Callable[[str], None],
 ) -> PretrainResult:
-    """The run itself, in ``out``, which this process holds locked."""
-    previous = _previous_run(out, options)
-    tokenizer = _read_tokenizer(out / "tokenizer.json") if previous else None
+    """The run itself, in ``out``, which process 0 holds locked and alone writes to.
+
+    Under ``torchrun`` process 0 decides what every process must share (the run being resumed, the
+    tokeniser, the plan) and passes it on: nothing is trusted to come out the same twice.
+    """
+    main = is_main_process()
+    previous = from_main_process(_previous_run(out, options) if main else None)
+    tokenizer = None
+    if main:
+        tokenizer = _read_tokenizer(out / "tokenizer.json") if previous else train_tokenizer(options, train_text)
+    tokenizer = _tokenizers().Tokenizer.from_str(from_main_process(tokenizer.to_str() if main else None))
     prepared = prepare(options, train_text, eval_text, tokenizer)
     model = prepared.model
     log(
@@ -686,7 +725,7 @@ def _pretrain_in(
         log(f"resuming from step {newest[0]:,} ({newest[1].name})")
     if options.compile:
         model.compile()
-    per_epoch = steps_per_epoch(prepared.train_data, options.batch_size)
+    per_epoch = math.ceil(steps_per_epoch(prepared.train_data, options.batch_size) / world)  # a process reads 1/world
     config = TrainConfig(
         batch_size=options.batch_size,
         lr=options.lr,
@@ -707,6 +746,7 @@ def _pretrain_in(
         monitor_seconds = time_scoring(prepared.model, prepared, torch.device(config.device))
     max_steps, epochs = _plan(options, previous, prepared, config, per_epoch, started, monitor_seconds)
     deadline = _deadline(options, prepared, monitor_seconds, started)
+    max_steps, epochs, deadline = from_main_process((max_steps, epochs, deadline))
     eval_every = max(1, max_steps // 5)
     warmup = options.warmup_steps if options.warmup_steps is not None else min(200, max(1, max_steps // 10))
     config = replace(
@@ -719,11 +759,13 @@ def _pretrain_in(
         max_seconds=deadline,
         schedule_to_deadline=deadline is not None,
     )
-    out.mkdir(parents=True, exist_ok=True)
-    write_atomically(out / "tokenizer.json", prepared.tokenizer.to_str())
-    write_atomically(out / "model.json", json.dumps({"kind": options.kind, "config": model.config.to_dict()}, indent=2))
-    run = {"options": _comparable(options), "limits": _limits(options), "max_steps": max_steps, "epochs": epochs}
-    write_atomically(out / "run.json", json.dumps(run, indent=2))
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomically(out / "tokenizer.json", prepared.tokenizer.to_str())
+        model_json = {"kind": options.kind, "config": model.config.to_dict()}
+        write_atomically(out / "model.json", json.dumps(model_json, indent=2))
+        run = {"options": _comparable(options), "limits": _limits(options), "max_steps": max_steps, "epochs": epochs}
+        write_atomically(out / "run.json", json.dumps(run, indent=2))
     limit = f"{max_steps:,} steps" if deadline is None else f"{deadline:.0f} seconds (at most {max_steps:,} steps)"
     log(
         f"training: {limit} of {options.batch_size} x {options.context} tokens "
