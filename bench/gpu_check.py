@@ -172,9 +172,8 @@ def machine() -> str:
             versions.append(f"{name} {importlib.import_module(name).__version__}")
         except ImportError:
             versions.append(f"{name} missing")
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-    cpu_name = next((line.split(":", 1)[1].strip() for line in cpu.splitlines() if line.startswith("Model name")), "")
-    return f"{gpu}; {cpu_name or platform.processor()}, {os.cpu_count()} cores\n\n{', '.join(versions)}"
+    cpu_name = load_script(ROOT / "bench" / "bench_pretrain.py").cpu_name()
+    return f"{gpu}; {cpu_name}, {os.cpu_count()} cores\n\n{', '.join(versions)}"
 
 
 def run(step: Step, seconds: float, log: Path) -> tuple[int | str, float, str]:

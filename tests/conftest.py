@@ -10,6 +10,7 @@ import pickle
 import re
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -127,6 +128,13 @@ def last_json(result: subprocess.CompletedProcess[str]) -> dict:
     """The JSON object a successful command prints as its last line (the command lines' contract)."""
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on, for torchrun's rendezvous."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def child_cpu_seconds() -> float:

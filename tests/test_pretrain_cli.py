@@ -6,7 +6,6 @@ import json
 import math
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_one_line_error, child_cpu_seconds, default_sigint, last_json
+from conftest import assert_one_line_error, child_cpu_seconds, default_sigint, free_port, last_json
 
 from fromzero.data import load_bbc_news
 from fromzero.errors import InputError
@@ -210,12 +209,9 @@ def test_a_second_run_on_the_same_out_is_refused_while_the_first_runs(corpus: Pa
 
 @pytest.mark.slow
 def test_pretrain_under_torchrun_with_two_cpu_processes_reports_and_writes_once(corpus: Path, tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     out = tmp_path / "gpt"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--nnodes", "1",
-               "--master_addr", "127.0.0.1", "--master_port", str(port), "-m", "fromzero", "pretrain", "gpt",
+               "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "fromzero", "pretrain", "gpt",
                "--corpus", str(corpus), "--out", str(out), "--max-steps", "4", "--device", "cpu", *TINY]
     env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
     finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)

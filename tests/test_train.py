@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import math
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import free_port
 from ddp_worker import GLOBAL_BATCH, mse, problem
 from ddp_worker import config as ddp_config
 from torch import nn
@@ -547,16 +547,10 @@ def test_fit_trains_a_compiled_model_on_cuda(tmp_path: Path) -> None:
 # 8. Several processes.
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_ddp_with_two_cpu_processes_matches_one_process(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--nnodes", "1"]
-    command += ["--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(TESTS / "ddp_worker.py")]
+    command += ["--master_addr", "127.0.0.1", "--master_port", str(free_port()), str(TESTS / "ddp_worker.py")]
     env = {**os.environ, "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
     finished = subprocess.run([*command, str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
     assert finished.returncode == 0, finished.stderr[-3000:]

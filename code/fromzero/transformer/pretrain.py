@@ -711,7 +711,8 @@ def _pretrain_in(
     tokenizer = None
     if main:
         tokenizer = _read_tokenizer(out / "tokenizer.json") if previous else train_tokenizer(options, train_text)
-    tokenizer = _tokenizers().Tokenizer.from_str(from_main_process(tokenizer.to_str() if main else None))
+    if world > 1:  # the others rebuild process 0's tokeniser from its JSON
+        tokenizer = _tokenizers().Tokenizer.from_str(from_main_process(tokenizer.to_str() if main else None))
     prepared = prepare(options, train_text, eval_text, tokenizer)
     model = prepared.model
     log(
