@@ -18,8 +18,9 @@
   executed by the build but shown only with a kernel, would add 46 kB of JSON to its page.
 - The ``chapter-times`` directive (the syllabus page) tabulates, for every notebook in book order, an
   estimated reading time (prose at :data:`WORDS_PER_MINUTE`, code at :data:`CODE_LINES_PER_MINUTE`,
-  counted in the notebook's source) and the seconds this build took to execute it, so that an
-  instructor plans with figures the build computed rather than typed ones.
+  counted in the notebook's source), the seconds this build took to execute it, and its exercises
+  with how many of them a :mod:`fromzero.check` checker tests, so that an instructor plans with
+  figures the build computed rather than typed ones.
 - The student edition (``FROMZERO_EDITION=student``, ``make student``) leaves every solution out of
   the build: out of the pages, the search index and the page sources (which are not copied), so that
   a student cannot find one anywhere in it; its Colab buttons open the student notebooks, published
@@ -48,6 +49,7 @@ from sphinx.environment import BuildEnvironment
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
+from fromzero.check import CHECKERS
 from fromzero.viz import BOOK_BUILD_VARIABLE, plotly_js_file
 
 BUNDLE = "tex-mml-chtml.js"
@@ -175,6 +177,13 @@ def reading_minutes(notebook: Path) -> tuple[int, int, float]:
     return words, code, words / WORDS_PER_MINUTE + code / CODE_LINES_PER_MINUTE
 
 
+def exercise_labels(notebook: Path) -> list[str]:
+    """The labels of a notebook's exercises, in order."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    return [label for cell in cells if cell["cell_type"] == "markdown"
+            for label in re.findall(r"\{exercise\}\s*\n:label: (\S+)", "".join(cell["source"]))]
+
+
 def book_order(env: BuildEnvironment) -> list[str]:
     """Every document reachable from the root's table of contents, in reading order."""
     order: list[str] = []
@@ -195,9 +204,9 @@ class ChapterTimesTransform(SphinxPostTransform):
 
     def run(self, **kwargs: object) -> None:
         for node in list(self.document.findall(ChapterTimesNode)):
-            node.replace_self(self._table())
+            node.replace_self(self._chapter_table())
 
-    def _table(self) -> list[nodes.Node]:
+    def _chapter_table(self) -> list[nodes.Node]:
         metadata = getattr(self.env, "nb_metadata", {})
         rows = []
         for docname in book_order(self.env):
@@ -207,9 +216,12 @@ class ChapterTimesTransform(SphinxPostTransform):
                 continue
             words, code, minutes = reading_minutes(source)
             runtime = executed.get("runtime")
+            labels = exercise_labels(source)
+            checkable = sum(label in CHECKERS for label in labels)
             rows.append((docname, f"{words:,}", f"{code:,}", f"{math.ceil(minutes / 5) * 5}",
-                         "-" if runtime is None else f"{runtime:.0f}"))
-        header = ("Chapter", "Words of prose", "Lines of code", "Reading (minutes)", "Execution in this build (s)")
+                         "-" if runtime is None else f"{runtime:.0f}", f"{len(labels)} ({checkable})"))
+        header = ("Chapter", "Words of prose", "Lines of code", "Reading (minutes)", "Execution in this build (s)",
+                  "Exercises (with a checker)")
         rates = (f"Reading time at {WORDS_PER_MINUTE} words of prose and {CODE_LINES_PER_MINUTE} lines of code a "
                  "minute, rounded up to five minutes.")
         return [nodes.paragraph(text=rates), _table(header, rows, self.env.docname)]
