@@ -2,6 +2,7 @@
 #   make book   set up everything, execute every notebook, build the HTML book into _build/html
 #   make test   set up everything, then run every test (package, notebooks, the book build)
 #   make student  the book, then its student edition (no solutions anywhere) into _build/student/_build/html
+#   make pdf      the book, then all of it printed to one PDF, _build/pdf/book.pdf
 # Set-up is idempotent: .venv is created if missing and re-synced when a requirements file changes.
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.fromzero-installed
 
-.PHONY: book student test lint clean setup
+.PHONY: book student pdf test lint clean setup
 
 setup: $(STAMP)
 
@@ -31,6 +32,10 @@ book: $(STAMP)
 # The student edition renders the notebooks the book's build executed (its cache is copied): nothing runs twice.
 student: book
 	$(BIN)/python .ci/student.py
+
+# The PDF prints the pages of the HTML book (Debian's chromium; fonts-wqy-microhei for the glossary's Chinese).
+pdf: book
+	$(BIN)/python .ci/pdf.py
 
 test: $(STAMP)
 	$(BIN)/ruff check .

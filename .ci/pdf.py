@@ -1,0 +1,122 @@
+"""Print the built book to one PDF: Chromium prints each page, in the order of _toc.yml, and pypdf joins them.
+
+usage: python .ci/pdf.py [--build-dir _build]
+
+Run after the book's own build (``make book``): the PDF shows exactly what the HTML book shows, with its executed
+outputs, its figures and its maths typeset by the book's own offline MathJax. Solutions are printed open, under
+their exercises (the instructor's edition). Chromium is Debian's ``chromium``, driven by the ``playwright`` package;
+the Chinese of the glossary needs a CJK font (Debian's ``fonts-wqy-microhei``), which ``.ci/run`` installs. Each
+chapter starts on a new page and gets an entry in the PDF's outline. The result is ``<build>/pdf/book.pdf``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import shutil
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from execute import toc_files
+from playwright.sync_api import Page, sync_playwright
+from pypdf import PdfReader, PdfWriter
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+
+# Solutions open, the launch buttons and the page's own navigation left out, long code lines wrapped instead of
+# cut at the margin, a chapter's sections kept whole where they fit: the PDF is read on paper.
+PRINT_PAGE = """() => {
+  const style = document.createElement('style');
+  style.textContent = `
+    html { font-size: 13px; }
+    pre, pre code { white-space: pre-wrap !important; overflow-wrap: anywhere; overflow: visible !important; }
+    .cell, .cell_input, .cell_output, .highlight, div[class^="highlight-"] { display: block !important; }
+    .math, mjx-container { overflow: visible !important; }
+    .bd-main .bd-content .bd-article-container { max-width: none !important; }
+    table { font-size: 0.8em; }
+    .admonition, section, .cell, .cell_input, .cell_output, pre { break-inside: auto !important; }
+    img, svg, .plotly-graph-div { max-width: 100% !important; break-inside: avoid; }
+    h1, h2, h3 { break-after: avoid; }
+    * { transition: none !important; animation: none !important; }
+  `;
+  document.head.appendChild(style);
+  document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  document.querySelectorAll('.header-article, .prev-next-area, .bd-sidebar-primary, .bd-sidebar-secondary, '
+    + '.toggle-button, .bd-footer-content').forEach(e => e.remove());
+}"""
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """The printed pages are what matters; a line per request would bury the script's report."""
+
+
+@contextmanager
+def _served(folder: Path) -> Iterator[str]:
+    """The built HTML on a free loopback port (MathJax and plotly load their scripts as on the web)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=folder))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+def _print_page(page: Page, url: str, path: Path) -> str:
+    """Print one page of the book to ``path``; return its title for the outline."""
+    page.goto(url, wait_until="networkidle")
+    page.evaluate("window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+    page.evaluate(PRINT_PAGE)
+    page.emulate_media(media="print")
+    page.pdf(path=str(path), format="A4", print_background=True,
+             margin={"top": "18mm", "bottom": "18mm", "left": "16mm", "right": "16mm"})
+    return page.locator("article h1").first.inner_text().strip().rstrip("#").strip()
+
+
+def build_pdf(html: Path, output: Path) -> tuple[int, int]:
+    """Print every page of ``html`` into one PDF at ``output``; return its pages and bytes."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        raise SystemExit("error: no Chromium found: install Debian's 'chromium' package (.ci/run does, as root)")
+    writer = PdfWriter()
+    with tempfile.TemporaryDirectory() as scratch, _served(html) as site, sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        for number, docname in enumerate(toc_files()):
+            printed = Path(scratch) / f"{number:02d}.pdf"
+            title = _print_page(page, f"{site}/{docname}.html", printed)
+            first_page = len(writer.pages)
+            writer.append(PdfReader(printed))
+            writer.add_outline_item(title=title, page_number=first_page)
+            print(f"{docname}: {len(writer.pages) - first_page} pages ({title})")
+        browser.close()
+    writer.add_metadata({"/Title": "From Zero: Word Embeddings, Pretrained Models and Fine-Tuning"})
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("wb") as file:
+        writer.write(file)
+    return len(writer.pages), output.stat().st_size
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build-dir", type=Path, default=ROOT / "_build",
+                        help="the book's build folder (jupyter-book's --path-output followed by /_build)")
+    arguments = parser.parse_args()
+    html = arguments.build_dir / "html"
+    if not (html / "index.html").exists():
+        print(f"error: no built book in {html}: build it first (make book)", file=sys.stderr)
+        return 1
+    pages, size = build_pdf(html, arguments.build_dir / "pdf" / "book.pdf")
+    print(f"{arguments.build_dir / 'pdf' / 'book.pdf'}: {pages} pages, {size / 1e6:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
