@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, BuiltBook, colab_url, notebooks
 
+from fromzero.check import CHECKERS
+
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 
 NOTEBOOK_TIME_LIMIT_S = 300  # no notebook may run longer, on 2 CPU cores at the small scale
@@ -132,9 +134,14 @@ def test_syllabus_tabulates_every_notebook_with_times_the_build_computed(book: B
             for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)]
     rows = [row for row in rows if row]  # the header row has <th> cells
     assert len(rows) == len(notebooks())
-    for title, words, code, reading, seconds in rows:
+    checkable = 0
+    for title, words, code, reading, seconds, exercises in rows:
         assert title and int(words.replace(",", "")) > 300 and int(code.replace(",", "")) >= 0
         assert int(reading) % 5 == 0 and int(reading) > 0 and 0 < float(seconds) < NOTEBOOK_TIME_LIMIT_S, title
+        count, checked = re.fullmatch(r"(\d+) \((\d+)\)", exercises).groups()
+        assert int(count) >= 3 and int(checked) <= int(count), title
+        checkable += int(checked)
+    assert checkable == len(CHECKERS)
     for notebook in notebooks():
         assert f'href="../{notebook.parent.name}/{notebook.stem}.html"' in table or notebook.parent.name == "appendix"
 
@@ -147,6 +154,17 @@ def test_reading_time_counts_prose_and_code_in_the_source(tmp_path: Path) -> Non
     path = tmp_path / "n.ipynb"
     path.write_text(json.dumps({"cells": cells}), encoding="utf-8")
     assert reading_minutes(path) == (302, 2, 302 / WORDS_PER_MINUTE + 2 / CODE_LINES_PER_MINUTE)
+
+
+def test_exercise_labels_are_read_from_the_exercise_directives(tmp_path: Path) -> None:
+    from fromzero.sphinx_book import exercise_labels
+
+    cells = [{"cell_type": "markdown", "source": [":::{exercise}\n", ":label: ch01-a\n", "\n", "Do it.\n", ":::"]},
+             {"cell_type": "markdown", "source": ["```{figure} x.png\n", ":label: fig-x\n", "```"]},
+             {"cell_type": "code", "source": ["# :::{exercise}\n", "# :label: not-one"]}]
+    path = tmp_path / "n.ipynb"
+    path.write_text(json.dumps({"cells": cells}), encoding="utf-8")
+    assert exercise_labels(path) == ["ch01-a"]
 
 
 def split_solutions(notebook: Path) -> tuple[list[str], str]:
