@@ -40,8 +40,8 @@ import yaml
 from myst_nb.core.variables import format_plain_text
 from plotly.offline import get_plotlyjs_version
 from pybtex.richtext import Text
-
-from fromzero.sphinx_book import PLOTLY_FIGURE, STUDENT_FOLDER
+from sphinx.pycode import ModuleAnalyzer
+from sphinx_book import PLOTLY_FIGURE, STUDENT_FOLDER
 
 ROOT = Path(__file__).resolve().parents[1]
 ROLE = re.compile(r"\{(?P<name>[\w:-]+)\}`(?P<content>[^`]+)`")
@@ -215,11 +215,32 @@ def render_directive(name: str, argument: str, options: dict, content: str, page
         return f"<details>\n<summary>{title}</summary>\n\n{content}\n\n</details>"
     if name in ("solution-start", "solution-end"):
         raise MystError(f"{page.docname}: {{{name}}} must open its own cell")  # handled cell by cell
+    if name == "literalinclude":
+        return included_code(argument, options, page)
     if name in ADMONITIONS or name == "admonition":
         title = argument if name == "admonition" else ADMONITIONS[name]
         quoted = "\n".join(f"> {line}" if line else ">" for line in content.split("\n"))
         return f"> **{title}**\n>\n{quoted}"
     raise MystError(f"{page.docname}: directive {{{name}}} is not converted")
+
+
+def included_code(argument: str, options: dict, page: Page) -> str:
+    """A ``literalinclude`` as a code block, read from the package now: Colab gets the notebook, not the repository.
+
+    ``:pyobject:`` picks a class, function or method as Sphinx does (its ``ModuleAnalyzer``), so both show the same
+    lines.
+    """
+    path = (ROOT / page.docname).parent / argument
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if "pyobject" in options:
+        tags = ModuleAnalyzer.for_file(str(path), "").find_tags()
+        if options["pyobject"] not in tags:
+            raise MystError(f"{page.docname}: {options['pyobject']!r} is not in {argument}")
+        _, start, end = tags[options["pyobject"]]
+        lines = lines[start - 1 : end]
+    caption = f"*{options['caption']}*\n\n" if "caption" in options else ""
+    code = "\n".join(lines).rstrip()
+    return f"{caption}```{options.get('language', 'python')}\n{code}\n```"
 
 
 def gated(source: str, name: str) -> re.Match | None:

@@ -88,7 +88,7 @@ def plan(timeout: int, executed: Path) -> list[Task]:
         command = [sys.executable, __file__, "--one", str(path), "--timeout", str(timeout),
                    "--save", str(executed / f"{path.stem}.ipynb")]
         cores = notebook.metadata.get("fromzero", {}).get("cores", 1)
-        environment = {BOOK_BUILD_VARIABLE: "1", **({} if cores > 1 else ONE_THREAD)}  # as fromzero.sphinx_book sets
+        environment = {BOOK_BUILD_VARIABLE: "1", **({} if cores > 1 else ONE_THREAD)}  # as .ci/sphinx_book.py sets
         notebooks.append(Task(name, command, needs, environment, notebook=path, cores=cores))
     return models + notebooks[::-1]
 

@@ -4,7 +4,7 @@ usage: python .ci/student.py [--build-dir _build]
 
 Run after the book's own build (``make book``). The student edition renders the notebooks that build executed:
 its execution cache is copied, and the sources are the same, so nothing executes twice. ``FROMZERO_EDITION=student``
-tells the book's Sphinx extension (``fromzero.sphinx_book``) to leave every solution out of the pages, the search
+tells the book's Sphinx extension (``.ci/sphinx_book.py``) to leave every solution out of the pages, the search
 index and the page sources; ``.ci/colab.py --student`` leaves them out of the Colab notebooks. The result is
 ``<build>/student/_build/html``, to be published at the book's address followed by ``student/``.
 """
@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fromzero.sphinx_book import EDITION_VARIABLE, STUDENT_FOLDER
+from sphinx_book import EDITION_VARIABLE, STUDENT_FOLDER
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -38,10 +38,11 @@ import time
 from pathlib import Path
 
 from fromzero.counting import cooccurrence_matrix, ppmi, svd_vectors
-from fromzero.data import load_bbc_news, text_corpus
+from fromzero.data.loaders import text_corpus
+from fromzero.data.sources import load_bbc_news
 from fromzero.data.text import tokenized_sentences
-from fromzero.embeddings import WordVectors
 from fromzero.embeddings.io import load_word2vec_format
+from fromzero.embeddings.options import WordVectors
 from fromzero.embeddings.word2vec import encode_corpus
 from fromzero.evaluate import analogy_table, similarity_table
 

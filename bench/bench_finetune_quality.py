@@ -27,7 +27,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from fromzero.data import classification_data, read_tsv
+from fromzero.data.loaders import classification_data
+from fromzero.data.readers import read_tsv
 
 
 def write_split(folder: Path, per_class: int) -> tuple[Path, Path]:

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from bench_embeddings import build_corpus
 
-from fromzero.embeddings import EmbedOptions
 from fromzero.embeddings.glove import CellBatches, count_cells, fit_glove, glove_loss
+from fromzero.embeddings.options import EmbedOptions
 from fromzero.evaluate import similarity_table
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from bench_embeddings import build_corpus
 
-from fromzero.data import text_corpus
-from fromzero.embeddings import EmbedOptions
+from fromzero.data.loaders import text_corpus
+from fromzero.embeddings.options import EmbedOptions
 from fromzero.embeddings.word2vec import heldout_loss, train_word2vec
 from fromzero.evaluate import similarity_table
 

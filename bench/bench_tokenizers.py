@@ -74,7 +74,7 @@ def main() -> None:
 
     import tokenizers
 
-    from fromzero.data import load_bbc_news
+    from fromzero.data.sources import load_bbc_news
     from fromzero.tokenize import BPETokenizer
 
     texts = load_bbc_news().drop_duplicates("text")["text"].tolist()[: args.texts]

@@ -39,9 +39,10 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, list[dict], Any]:
     """Model, tokenizer, features and device: identical for both runners."""
     import torch
 
-    from fromzero.data import classification_data
+    from fromzero.data.loaders import classification_data
     from fromzero.device import pick_device
-    from fromzero.finetune import encode_texts, load_classifier, resolve_checkpoint
+    from fromzero.finetune.checkpoints import load_classifier, resolve_checkpoint
+    from fromzero.finetune.collate import encode_texts
 
     data = classification_data()
     texts = data.train["text"].tolist()[: args.steps * args.batch_size]
@@ -54,8 +55,9 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, list[dict], Any]:
 
 
 def _run_fit(model: Any, tokenizer: Any, features: list[dict], device: Any, args: argparse.Namespace) -> None:
-    from fromzero.finetune import FeatureDataset, FinetuneOptions, PadCollator, sequence_loss
-    from fromzero.finetune.tasks import make_finetune_optimizer
+    from fromzero.finetune.collate import FeatureDataset, PadCollator
+    from fromzero.finetune.options import FinetuneOptions
+    from fromzero.finetune.tasks import make_finetune_optimizer, sequence_loss
     from fromzero.train import TrainConfig, fit, make_loader
 
     loader = make_loader(FeatureDataset(features), args.batch_size, seed=args.seed,
@@ -75,7 +77,7 @@ def _run_trainer(model: Any, tokenizer: Any, features: list[dict], device: Any, 
 
     from transformers import Trainer, TrainingArguments
 
-    from fromzero.finetune import FeatureDataset, PadCollator
+    from fromzero.finetune.collate import FeatureDataset, PadCollator
 
     with tempfile.TemporaryDirectory() as output_dir:
         training_args = TrainingArguments(

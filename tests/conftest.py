@@ -40,6 +40,9 @@ def script_module(path: str) -> ModuleType:
     """A script of the repository (``.ci/execute.py``) imported as a module, so that tests use its functions."""
     name = "script_" + re.sub(r"\W", "_", path.removesuffix(".py"))
     if name not in sys.modules:  # registered before it runs: its dataclasses look their module up
+        folder = str((ROOT / path).parent)  # as for a script run by path, its folder's modules import by name
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
         spec = importlib.util.spec_from_file_location(name, ROOT / path)
         sys.modules[name] = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(sys.modules[name])

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, BuiltBook, colab_url, notebooks
+from conftest import ROOT, BuiltBook, colab_url, notebooks, script_module
 
 from fromzero.check import CHECKERS
 
@@ -147,24 +147,23 @@ def test_syllabus_tabulates_every_notebook_with_times_the_build_computed(book: B
 
 
 def test_reading_time_counts_prose_and_code_in_the_source(tmp_path: Path) -> None:
-    from fromzero.sphinx_book import CODE_LINES_PER_MINUTE, WORDS_PER_MINUTE, reading_minutes
+    sphinx_book = script_module(".ci/sphinx_book.py")
 
     cells = [{"cell_type": "markdown", "source": ["word " * 300, "\n", "more words"]},
              {"cell_type": "code", "source": ["x = 1\n", "\n", "print(x)\n"]}]
     path = tmp_path / "n.ipynb"
     path.write_text(json.dumps({"cells": cells}), encoding="utf-8")
-    assert reading_minutes(path) == (302, 2, 302 / WORDS_PER_MINUTE + 2 / CODE_LINES_PER_MINUTE)
+    rates = sphinx_book.WORDS_PER_MINUTE, sphinx_book.CODE_LINES_PER_MINUTE
+    assert sphinx_book.reading_minutes(path) == (302, 2, 302 / rates[0] + 2 / rates[1])
 
 
 def test_exercise_labels_are_read_from_the_exercise_directives(tmp_path: Path) -> None:
-    from fromzero.sphinx_book import exercise_labels
-
     cells = [{"cell_type": "markdown", "source": [":::{exercise}\n", ":label: ch01-a\n", "\n", "Do it.\n", ":::"]},
              {"cell_type": "markdown", "source": ["```{figure} x.png\n", ":label: fig-x\n", "```"]},
              {"cell_type": "code", "source": ["# :::{exercise}\n", "# :label: not-one"]}]
     path = tmp_path / "n.ipynb"
     path.write_text(json.dumps({"cells": cells}), encoding="utf-8")
-    assert exercise_labels(path) == ["ch01-a"]
+    assert script_module(".ci/sphinx_book.py").exercise_labels(path) == ["ch01-a"]
 
 
 def split_solutions(notebook: Path) -> tuple[list[str], str]:

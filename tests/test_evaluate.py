@@ -146,7 +146,7 @@ def test_matches_gensim_on_real_vectors() -> None:
     from gensim.models import KeyedVectors
     from gensim.test.utils import datapath
 
-    from fromzero.data import load_glove_50d, load_wordsim353
+    from fromzero.data.sources import load_glove_50d, load_wordsim353
 
     words, vectors = load_glove_50d(limit=3000)
     keyed = KeyedVectors(vectors.shape[1])
@@ -180,7 +180,7 @@ def test_mismatched_words_and_vectors_raise() -> None:
 @pytest.fixture(scope="module")
 def glove_and_noise() -> dict[str, tuple[list[str], np.ndarray]]:
     """Published GloVe (8,000 words) and random vectors for the same words, and a copy of GloVe under another name."""
-    from fromzero.data import load_glove_50d
+    from fromzero.data.sources import load_glove_50d
 
     words, vectors = load_glove_50d(limit=8000)
     vectors = np.array(vectors)

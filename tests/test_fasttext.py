@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fromzero import InputError
-from fromzero.embeddings import EmbedOptions, WordVectors, train_embeddings
 from fromzero.embeddings.fasttext import (
     FastTextModel,
     SkipGramBatches,
@@ -23,6 +22,8 @@ from fromzero.embeddings.fasttext import (
     noise_table,
     train_fasttext,
 )
+from fromzero.embeddings.methods import train_embeddings
+from fromzero.embeddings.options import EmbedOptions, WordVectors
 from fromzero.embeddings.word2vec import keep_probabilities
 from fromzero.evaluate import nearest_neighbours
 

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from conftest import default_sigint, file_digests, last_json
 
-from fromzero.data import load_bbc_news, load_lee_background
+from fromzero.checkpoint import load_checkpoint, newest_checkpoint
+from fromzero.data.sources import load_bbc_news, load_lee_background
 from fromzero.embeddings.io import load_word2vec_format
-from fromzero.train import load_checkpoint, newest_checkpoint
 from fromzero.transformer.pretrain import load_pretrained
 
 RUNNER = Path(__file__).with_name("fault_runner.py")

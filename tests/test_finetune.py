@@ -8,28 +8,14 @@ import torch
 
 from fromzero.classify import f1_intervals
 from fromzero.errors import InputError, ScaleUnavailableError
-from fromzero.finetune import (
-    FinetuneOptions,
-    PadCollator,
-    add_lora,
-    align_labels,
-    classification_scores,
-    encode_tagged,
-    encode_texts,
-    entity_scores,
-    evaluate_classifier,
-    evaluate_tagger,
-    finetune_classifier,
-    finetune_tagger,
-    freeze,
-    load_classifier,
-    pooled_features,
-    predict_tags,
-    resolve_checkpoint,
-    save_finetuned,
-    trainable_parameters,
-)
-from fromzero.finetune.metrics import entity_tallies
+from fromzero.finetune.checkpoints import load_classifier, resolve_checkpoint, save_finetuned
+from fromzero.finetune.collate import PadCollator, align_labels, encode_tagged, encode_texts
+from fromzero.finetune.freezing import freeze, trainable_parameters
+from fromzero.finetune.inference import pooled_features, predict_tags
+from fromzero.finetune.lora import add_lora
+from fromzero.finetune.metrics import classification_scores, entity_scores, entity_tallies
+from fromzero.finetune.options import FinetuneOptions
+from fromzero.finetune.tasks import evaluate_classifier, evaluate_tagger, finetune_classifier, finetune_tagger
 from fromzero.transformer.bert import IGNORE_INDEX
 
 # MiniLM: 6 layers, hidden 384, feed-forward 1536, heads of a BERT layer counted by hand.
@@ -255,7 +241,7 @@ def test_validation_is_encoded_at_its_own_length(monkeypatch) -> None:
 
 
 def test_words_cut_off_by_truncation_are_tagged_o(classifier, checkpoint: str) -> None:
-    from fromzero.finetune import load_tagger
+    from fromzero.finetune.checkpoints import load_tagger
 
     model, tokenizer = load_tagger(checkpoint, ["O", "B-PER", "I-PER"])
     words = ["word"] * 20

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from fromzero import InputError
-from fromzero.embeddings import EmbedOptions, WordVectors, epochs_of, train_embeddings
 from fromzero.embeddings.glove import (
     ADAGRAD_START,
     ALPHA,
@@ -24,6 +23,8 @@ from fromzero.embeddings.glove import (
     glove_weight,
     train_glove,
 )
+from fromzero.embeddings.methods import epochs_of, train_embeddings
+from fromzero.embeddings.options import EmbedOptions, WordVectors
 from fromzero.evaluate import nearest_neighbours
 
 GROUPS = {

@@ -15,10 +15,10 @@ import pytest
 import torch
 from conftest import assert_one_line_error, child_cpu_seconds, default_sigint, free_port, last_json
 
-from fromzero.data import load_bbc_news
+from fromzero.checkpoint import load_checkpoint
+from fromzero.data.sources import load_bbc_news
 from fromzero.errors import InputError
 from fromzero.files import lock_folder
-from fromzero.train import load_checkpoint
 from fromzero.transformer.gpt import generate
 from fromzero.transformer.options import PretrainOptions
 from fromzero.transformer.pretrain import load_pretrained, pretrain

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fromzero.data import load_bbc_news
+from fromzero.data.sources import load_bbc_news
 from fromzero.errors import FromZeroError
 from fromzero.transformer import showcase
 from fromzero.transformer.corpus import HOLD_OUT_EVERY, pretraining_documents

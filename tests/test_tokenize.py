@@ -257,7 +257,7 @@ def test_wordpiece_errors_name_the_problem(wordpiece: WordPieceTokenizer, tmp_pa
 
 def test_wordpiece_runs_berts_vocabulary_exactly_like_hugging_face() -> None:
     transformers = pytest.importorskip("transformers")
-    from fromzero.data import minilm_path
+    from fromzero.data.sources import minilm_path
 
     hugging_face = transformers.AutoTokenizer.from_pretrained(str(minilm_path()))
     ours = WordPieceTokenizer.from_vocab_file(minilm_path() / "vocab.txt")

@@ -27,16 +27,15 @@ from ddp_worker import config as ddp_config
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from fromzero.checkpoint import METRICS_FILE, load_checkpoint
 from fromzero.device import has_native_bf16
 from fromzero.errors import InputError
 from fromzero.train import (
-    METRICS_FILE,
     TrainConfig,
     autocast_dtype,
     count_units,
     evaluate,
     fit,
-    load_checkpoint,
     lr_multiplier,
     make_loader,
     make_optimizer,

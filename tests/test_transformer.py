@@ -10,8 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fromzero.checkpoint import load_checkpoint
 from fromzero.errors import InputError
-from fromzero.train import TrainConfig, fit, load_checkpoint
+from fromzero.train import TrainConfig, fit
 from fromzero.transformer.attention import (
     KVCache,
     MultiHeadAttention,

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from fromzero.embeddings import EmbedOptions, WordVectors, train_embeddings
+from fromzero.embeddings.methods import train_embeddings
+from fromzero.embeddings.options import EmbedOptions, WordVectors
 from fromzero.embeddings.word2vec import (
     NEGATIVE_GROUP,
     cbow_windows,

@@ -54,17 +54,17 @@ def _device_command(args: argparse.Namespace) -> int:
 
 
 def _describe_corpus(path: str, file_format: str) -> dict[str, object]:
-    from fromzero import data
+    from fromzero.data.readers import read_conll, read_sentences, read_tsv  # pandas: only when a file is checked
 
     if file_format == "text":
-        sentences = data.read_sentences(path)
+        sentences = read_sentences(path)
         tokens = [token for sentence in sentences for token in sentence]
         return {"format": "text", "sentences": len(sentences), "tokens": len(tokens), "types": len(set(tokens))}
     if file_format == "tsv":
-        frame = data.read_tsv(path)
+        frame = read_tsv(path)
         labels = Counter(frame["label"])
         return {"format": "tsv", "rows": len(frame), "labels": dict(sorted(labels.items()))}
-    sentences = data.read_conll(path)
+    sentences = read_conll(path)
     tags = Counter(tag for _, sentence_tags in sentences for tag in sentence_tags)
     return {
         "format": "conll",
@@ -83,7 +83,7 @@ def _data_check_command(args: argparse.Namespace) -> int:
 
 
 def _data_scale_command(args: argparse.Namespace) -> int:
-    from fromzero.data import get_scale
+    from fromzero.data.scale import get_scale
 
     print(get_scale())
     return 0

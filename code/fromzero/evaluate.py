@@ -54,7 +54,7 @@ def nearest_neighbours(vectors: np.ndarray, words: Sequence[str], query: str, k:
 
 def similarity_suites() -> dict[str, pd.DataFrame]:
     """The two word-similarity benchmarks, by name: columns ``word1``, ``word2``, ``score``."""
-    from fromzero.data import load_simlex999, load_wordsim353
+    from fromzero.data.sources import load_simlex999, load_wordsim353
 
     return {"wordsim353": load_wordsim353(), "simlex999": load_simlex999()}
 
@@ -148,7 +148,7 @@ def _best_answers(
 
 def analogy_questions() -> pd.DataFrame:
     """The Google analogy set: columns ``section``, ``a``, ``b``, ``c``, ``d`` (19,544 rows)."""
-    from fromzero.data import load_google_analogies
+    from fromzero.data.sources import load_google_analogies
 
     return load_google_analogies()
 

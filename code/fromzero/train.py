@@ -15,7 +15,8 @@ A chapter brings three things:
 
 The loop does the rest: device placement, mixed precision on CUDA, gradient accumulation and
 clipping, a learning-rate schedule with warm-up, evaluation with early stopping, a progress bar,
-checkpoints that resume exactly, and several GPUs through ``torchrun``.
+checkpoints that resume exactly (their files: :mod:`fromzero.checkpoint`), and several GPUs through
+``torchrun`` (the process group: :mod:`fromzero.distributed`).
 
 Exact resume
     A run interrupted by a crash, by ``max_steps`` or by Ctrl-C, and started again with the same
@@ -44,10 +45,8 @@ Several GPUs
 
 from __future__ import annotations
 
-import atexit
 import json
 import math
-import os
 import random
 import time
 import warnings
@@ -60,16 +59,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.distributed as dist
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset
 from tqdm.auto import tqdm
 
-from fromzero.device import has_native_bf16, pick_device
+from fromzero.checkpoint import (
+    load_weights,
+    read_newest,
+    rng_state,
+    set_rng_state,
+    write_checkpoint,
+)
+from fromzero.device import has_native_bf16
+from fromzero.distributed import gather, latest, mean_over_processes, rank_and_world, setup_distributed, wrap
 from fromzero.errors import InputError
-from fromzero.files import atomic_path, write_atomically
 from fromzero.muon import Muon, hidden_matrices
 
 if TYPE_CHECKING:
@@ -80,8 +84,6 @@ SCHEDULES = ("linear", "cosine", "constant")
 MIXED_PRECISION = ("auto", "bf16", "fp16", "no")
 MONITOR_MODES = ("min", "max")
 THROUGHPUT_UNITS = ("examples", "tokens")
-CHECKPOINT_FORMAT = 1
-METRICS_FILE = "metrics.jsonl"  # beside the checkpoints: the history as JSON lines, rewritten at each checkpoint
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
 MetricsFn = Callable[[nn.Module, Any, torch.device], Mapping[str, float]]
@@ -301,7 +303,7 @@ def make_loader(
     one process with ``batch_size`` B (when N divides the dataset's size; otherwise the sampler
     repeats a few examples to give every process the same number of batches).
     """
-    rank, world = _rank_and_world()
+    rank, world = rank_and_world()
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
     return DataLoader(
         dataset,
@@ -492,7 +494,7 @@ def fit(
         raise InputError("early stopping and metrics_fn need eval_data")
     device, rank, world = setup_distributed(config.device)
     model.to(device).train()
-    wrapped = _wrap_distributed(model, device) if world > 1 else model
+    wrapped = wrap(model, device) if world > 1 else model
     loader = _train_loader(train_data, config, world)
     eval_loader = _eval_loader(eval_data, config)
     total_steps = _total_steps(config, _length(loader))
@@ -543,13 +545,13 @@ def fit(
                     state.epoch, state.batch, state.epoch_rng = epoch + 1, 0, None
                 done = (total_steps is not None and state.step >= total_steps) or state.epoch >= config.epochs
                 if config.max_seconds is not None:
-                    time_used = _seconds_on_all(time.perf_counter() - started, world, device) / config.max_seconds
+                    time_used = latest(time.perf_counter() - started, world, device) / config.max_seconds
                     done = done or time_used >= 1
                     if config.schedule_to_deadline:
                         _follow_clock(state, schedule, time_used)
                 if eval_loader is not None and (is_last or done or _every(state.step, config.eval_every)):
                     metrics = evaluate(model, eval_loader, loss_fn, device, metrics_fn=metrics_fn, dtype=dtype)
-                    metrics = _mean_over_processes(metrics, world, device)
+                    metrics = mean_over_processes(metrics, world, device)
                     done = _observe(state, config, epoch, metrics) or done
                     _show_evaluation(bar, state.step, metrics)
                 state.history.seconds = seconds_before + time.perf_counter() - started
@@ -565,61 +567,6 @@ def fit(
     if state.best_weights is not None:
         model.load_state_dict(state.best_weights)
     return state.history
-
-
-def setup_distributed(preference: str) -> tuple[torch.device, int, int]:
-    """Return (device, rank, world size), starting the process group under ``torchrun``.
-
-    ``torchrun`` gives every process WORLD_SIZE, RANK and LOCAL_RANK; a plain ``python`` run or a
-    notebook has none of them and trains in one process. The group, once started, stays up for
-    later calls (pretraining, then fine-tuning) until the process exits: starting a second one in
-    the same process is not reliable.
-    """
-    device = pick_device(preference)
-    started = dist.is_available() and dist.is_initialized()
-    world = dist.get_world_size() if started else int(os.environ.get("WORLD_SIZE", "1"))
-    if world == 1:
-        return device, 0, 1
-    if device.type == "cuda":
-        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        torch.cuda.set_device(device)
-    if not started:
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-        atexit.register(_leave_process_group)
-    return device, dist.get_rank(), world
-
-
-def is_main_process() -> bool:
-    """Process 0 under ``torchrun`` (which sets ``RANK``), or the only process: the one that reports and saves."""
-    return os.environ.get("RANK", "0") == "0"
-
-
-def from_main_process(value: Any) -> Any:
-    """Process 0's ``value``, on every process of a started group (``value`` itself in a single process).
-
-    Decisions that every process must share, such as a plan timed on one of them, are made by
-    process 0 and passed on with this, rather than made apart and trusted to agree.
-    """
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return value
-    box = [value]
-    dist.broadcast_object_list(box, src=0)
-    return box[0]
-
-
-def _leave_process_group() -> None:
-    if dist.is_initialized():  # the script may have ended the group itself
-        dist.destroy_process_group()
-
-
-def _wrap_distributed(model: nn.Module, device: torch.device) -> DistributedDataParallel:
-    return DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-
-
-def _rank_and_world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
 
 
 def _is_map_dataset(data: Any) -> bool:
@@ -699,9 +646,9 @@ def _enter_epoch(loader: Iterable[Any], state: _State, resume_rng: dict[str, Any
     if hasattr(sampler, "set_epoch"):
         sampler.set_epoch(state.epoch)
     if resume_rng is None:
-        state.epoch_rng = _rng_state()
+        state.epoch_rng = rng_state()
     else:
-        _set_rng_state(state.epoch_rng)
+        set_rng_state(state.epoch_rng)
     batches = _with_last(loader)
     for used in range(state.batch):
         if next(batches, None) is None:
@@ -710,7 +657,7 @@ def _enter_epoch(loader: Iterable[Any], state: _State, resume_rng: dict[str, Any
                 "resume with the same data"
             )
     if resume_rng is not None:
-        _set_rng_state(resume_rng)
+        set_rng_state(resume_rng)
     return batches
 
 
@@ -726,7 +673,7 @@ def _check_loss(loss: Any, step: int) -> None:
 
 def _checked_mean_loss(loss: float, step: int, world: int, device: torch.device) -> float:
     """The step's loss averaged over the processes, refusing NaN and infinity before they reach the weights."""
-    loss = _mean_over_processes({"loss": loss}, world, device)["loss"]
+    loss = mean_over_processes({"loss": loss}, world, device)["loss"]
     if not math.isfinite(loss):
         raise InputError(
             f"loss_fn returned a non-finite loss ({loss}) at step {step}: lower the learning rate or check the data"
@@ -777,35 +724,12 @@ def _show_evaluation(bar: tqdm, step: int, metrics: dict[str, float]) -> None:
         bar.write(f"step {step}: " + ", ".join(f"{name} {value:.4g}" for name, value in metrics.items()))
 
 
-def _seconds_on_all(seconds: float, world: int, device: torch.device) -> float:
-    """The largest of the processes' ``seconds``: under DDP every process must see the same clock, so
-    that all stop at the same step and set the same learning rate.
-
-    A deadline keeps a run planned from a timed probe (see :func:`fromzero.transformer.pretrain.plan_steps`)
-    within its time limit when the machine slows down: training then ends short of the plan, with a
-    checkpoint, and a later call resumes it.
-    """
-    if world == 1:
-        return seconds
-    latest = torch.tensor(seconds, dtype=torch.float64, device=device)
-    dist.all_reduce(latest, op=dist.ReduceOp.MAX)
-    return float(latest.item())
-
-
 def _follow_clock(state: _State, schedule: Callable[..., float], time_used: float) -> None:
     """Give the next update the learning rates of the schedule at ``time_used`` of the time limit, if
     the clock is further along than the step count (``lr_multiplier`` takes the further of the two)."""
     multiplier = schedule(state.step, time_used=time_used)
     for group, base in zip(state.optimizer.param_groups, state.scheduler.base_lrs, strict=True):
         group["lr"] = base * multiplier
-
-
-def _mean_over_processes(values: dict[str, float], world: int, device: torch.device) -> dict[str, float]:
-    if world == 1:
-        return values
-    total = torch.tensor(list(values.values()), dtype=torch.float64, device=device)
-    dist.all_reduce(total)  # a sum: Gloo has no average
-    return dict(zip(values, (total / world).tolist(), strict=True))
 
 
 def _observe(state: _State, config: TrainConfig, epoch: int, metrics: dict[str, float]) -> bool:
@@ -828,86 +752,13 @@ def _observe(state: _State, config: TrainConfig, epoch: int, metrics: dict[str, 
     return history.stopped_early
 
 
-def _rng_state() -> dict[str, Any]:
-    name, key, position, has_gauss, gauss = np.random.get_state()
-    return {
-        "python": random.getstate(),
-        "numpy": (name, torch.from_numpy(key.astype(np.int64)), position, has_gauss, gauss),
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-    }
-
-
-def _set_rng_state(rng: dict[str, Any]) -> None:
-    random.setstate(rng["python"])
-    name, key, position, has_gauss, gauss = rng["numpy"]
-    np.random.set_state((name, key.numpy().astype(np.uint32), position, has_gauss, gauss))
-    torch.set_rng_state(rng["torch"])
-    if torch.cuda.is_available():
-        for index, cuda_state in enumerate(rng["cuda"][: torch.cuda.device_count()]):
-            torch.cuda.set_rng_state(cuda_state, index)
-
-
-def _gather(value: Any, world: int) -> list[Any]:
-    if world == 1:
-        return [value]
-    gathered: list[Any] = [None] * world
-    dist.all_gather_object(gathered, value)
-    return gathered
-
-
-def _readable_checkpoints(directory: Path, *, quiet: bool = False) -> list[tuple[int, Path]]:
-    """The readable checkpoints in ``directory`` as (recorded step, path), newest first.
-
-    The step comes from inside each file, not from its name; a file that does not load (cut short,
-    junk, another format) is reported (unless ``quiet``) and left alone: never counted, never deleted.
-    """
-    found = []
-    for path in sorted(directory.glob("step-*.pt")):
-        checkpoint = _load_checkpoint_file(path, quiet)
-        if checkpoint is not None:
-            found.append((int(checkpoint["step"]), path))
-    return sorted(found, reverse=True)
-
-
-def _load_checkpoint_file(path: Path, quiet: bool = False) -> dict[str, Any] | None:
-    """The checkpoint in ``path``, or ``None`` (with a warning unless ``quiet``) if it does not load.
-
-    Memory-mapped: reading a checkpoint's step costs only its index, not its tensors.
-    """
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as error:  # cut short, not a checkpoint, or from an unknown format
-        problem = f"skipping unreadable checkpoint {path}: {_why_unreadable(path, error)}"
-    else:
-        if isinstance(checkpoint, dict) and checkpoint.get("format") == CHECKPOINT_FORMAT and "step" in checkpoint:
-            return checkpoint
-        problem = f"skipping {path}: not a checkpoint written by fromzero.train.fit"
-    if not quiet:
-        warnings.warn(problem, stacklevel=4)
-    return None
-
-
-def _why_unreadable(path: Path, error: Exception) -> str:
-    """One short reason: PyTorch's own messages run to several sentences of advice."""
-    with open(path, "rb") as handle:
-        if handle.read(4) != b"PK\x03\x04":  # every torch.save file is a zip archive
-            return "not a PyTorch checkpoint (no zip header)"
-    return f"cut short or corrupt ({str(error).split('. ')[0]})"
-
-
 def _save_checkpoint(state: _State, config: TrainConfig, world: int, rank: int) -> None:
-    """Write ``step-<step>.pt`` atomically: a crash while writing leaves the previous checkpoints intact.
-
-    :data:`METRICS_FILE` beside it is rewritten with the history so far, so that a plot of a run in progress (or
-    of one shared with a class) needs no torch.
-    """
-    rng = _rng_state()
-    rngs = _gather((rng, state.epoch_rng or rng), world)  # every process has its own dropout
+    """Process 0 writes everything :func:`_resume` needs, with every process's random state."""
+    rng = rng_state()
+    rngs = gather((rng, state.epoch_rng or rng), world)  # every process has its own dropout
     if rank != 0:
         return
     checkpoint = {
-        "format": CHECKPOINT_FORMAT,
         "step": state.step,
         "epoch": state.epoch,
         "batch": state.batch,
@@ -922,53 +773,18 @@ def _save_checkpoint(state: _State, config: TrainConfig, world: int, rank: int) 
         "history": asdict(state.history),
         "config": asdict(config),
     }
-    directory = Path(config.checkpoint_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"step-{state.step:08d}.pt"
-    with atomic_path(path) as temporary:  # unique per process: two runs on one folder never share a name
-        torch.save(checkpoint, temporary)
-    write_atomically(directory / METRICS_FILE, state.history.to_json_lines())
-    if config.keep_checkpoints is not None:
-        readable = _readable_checkpoints(directory, quiet=True)  # junk was reported once, when fit began
-        for _, old in readable[config.keep_checkpoints:]:  # at least 1 is kept: the newest readable one stays
-            old.unlink(missing_ok=True)
-
-
-def newest_checkpoint(directory: str | os.PathLike) -> tuple[int, Path] | None:
-    """The recorded step and path of the newest readable checkpoint in ``directory``, or None if it has none."""
-    directory = Path(directory)
-    readable = _readable_checkpoints(directory, quiet=True) if directory.is_dir() else []
-    return readable[0] if readable else None
-
-
-def _read_newest(directory: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The readable checkpoint with the highest recorded step, skipping (with a warning) any that does not load.
-
-    The scan reads only each file's index; the newest is then read whole, once.
-    """
-    readable = _readable_checkpoints(directory)
-    if not readable:
-        return None
-    path = readable[0][1]
-    return path, torch.load(path, map_location="cpu", weights_only=True)
-
-
-def _load_weights(model: nn.Module, checkpoint: dict[str, Any], path: Path) -> None:
-    try:
-        model.load_state_dict(checkpoint["model"])
-    except RuntimeError as error:
-        raise InputError(f"checkpoint {path} does not fit this model ({error}); use another checkpoint_dir") from error
+    write_checkpoint(Path(config.checkpoint_dir), checkpoint, state.history.to_json_lines(), config.keep_checkpoints)
 
 
 def _resume(state: _State, config: TrainConfig, rank: int) -> dict[str, Any] | None:
     """Load the newest checkpoint into ``state``; return this process's random state to restore, if any."""
     if config.checkpoint_dir is None or not config.resume:
         return None
-    found = _read_newest(Path(config.checkpoint_dir))
+    found = read_newest(Path(config.checkpoint_dir))
     if found is None:
         return None
     path, checkpoint = found
-    _load_weights(state.model, checkpoint, path)
+    load_weights(state.model, checkpoint, path)
     try:
         state.optimizer.load_state_dict(checkpoint["optimizer"])
     except ValueError as error:
@@ -987,29 +803,3 @@ def _resume(state: _State, config: TrainConfig, rank: int) -> dict[str, Any] | N
         return None
     state.epoch_rng = checkpoint["epoch_rng"][rank]
     return checkpoint["rng"][rank]
-
-
-def load_checkpoint(
-    path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None
-) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`fit` into ``model`` (and ``optimizer``); return all of it.
-
-    ``path`` is a checkpoint file or a ``checkpoint_dir``, whose newest readable checkpoint is used.
-    The returned dict also holds ``step``, ``epoch``, ``history`` (a dict of :class:`History`'s
-    fields) and ``config``. To continue training instead, call :func:`fit` with the same
-    ``checkpoint_dir``.
-    """
-    path = Path(path)
-    if path.is_dir():
-        found = _read_newest(path)
-        if found is None:
-            raise InputError(f"no readable checkpoint in {path}")
-        path, checkpoint = found
-    elif path.is_file():
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    else:
-        raise InputError(f"no checkpoint at {path}")
-    _load_weights(model, checkpoint, path)
-    if optimizer is not None:
-        optimizer.load_state_dict(checkpoint["optimizer"])
-    return checkpoint

@@ -3,7 +3,7 @@
 A plotly figure is a JSON description that a front end draws with plotly.js (4.8 MB). Where that
 library comes from depends on where the notebook runs, and :func:`use_plotly_renderer` chooses:
 
-* **The book build** (the ``fromzero.sphinx_book`` extension sets the environment variable
+* **The book build** (the book's extension ``.ci/sphinx_book.py`` sets the environment variable
   :data:`BOOK_BUILD_VARIABLE` before it executes the notebooks): every figure is a plain HTML ``div``
   and a script that calls ``Plotly.newPlot``, without plotly.js. The extension copies plotly.js
   from the installed ``plotly`` package into the book's ``_static`` folder once and loads it in the
@@ -39,7 +39,7 @@ from fromzero.errors import InputError
 from fromzero.evaluate import nearest_neighbours, normalise_rows
 
 BOOK_RENDERER = "fromzero_book"
-BOOK_BUILD_VARIABLE = "FROMZERO_BOOK_BUILD"  # set (to "1") by fromzero.sphinx_book while the book executes notebooks
+BOOK_BUILD_VARIABLE = "FROMZERO_BOOK_BUILD"  # set (to "1") by .ci/sphinx_book.py while the book executes notebooks
 
 
 def plotly_js_file() -> Path | None:

@@ -16,9 +16,7 @@ import sys
 import time
 
 from fromzero.argtypes import add_options, options_from
-from fromzero.embeddings.options import EmbedOptions
-
-METHOD_NAMES = ("sgns", "cbow", "glove", "fasttext")
+from fromzero.embeddings.options import METHODS, EmbedOptions
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +37,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     train.add_argument(
         "--method",
-        choices=METHOD_NAMES,
+        choices=METHODS,
         required=True,
         help="sgns: skip-gram with negative sampling; cbow: continuous bag of words; glove; fasttext",
     )
@@ -60,12 +58,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _train_command(args: argparse.Namespace) -> int:
-    from fromzero.data import read_sentences
+    from fromzero.data.readers import read_sentences
     from fromzero.device import describe_device, pick_device
-    from fromzero.embeddings import epochs_of, train_embeddings
+    from fromzero.distributed import is_main_process
     from fromzero.embeddings.io import save_word2vec_format
+    from fromzero.embeddings.methods import epochs_of, train_embeddings
     from fromzero.files import check_output_file
-    from fromzero.train import is_main_process
 
     if not is_main_process():  # under torchrun: the trainers use threads, not processes, so process 0 does it all
         return 0

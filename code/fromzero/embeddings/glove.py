@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from fromzero.counting import cooccurrence_matrix
-from fromzero.data import Vocabulary
+from fromzero.data.vocab import Vocabulary
 from fromzero.device import one_cpu_thread, pick_device, require_memory
 from fromzero.embeddings.options import EmbedOptions, WordVectors
 from fromzero.errors import InputError

@@ -10,6 +10,8 @@ from fromzero.argtypes import count, non_negative_float, option, positive_float,
 from fromzero.argtypes import seed as random_seed
 from fromzero.errors import InputError
 
+METHODS = ("sgns", "cbow", "glove", "fasttext")  # fromzero.embeddings.methods trains each
+
 
 @dataclass
 class EmbedOptions:

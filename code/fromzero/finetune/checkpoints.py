@@ -48,7 +48,8 @@ def resolve_checkpoint(name: str) -> str:
     ``small`` is the offline MiniLM encoder. A hub name (``bert-base-uncased``) needs the network,
     which is checked first so that an offline machine fails in seconds with a clear message.
     """
-    from fromzero.data import encoder_checkpoint, require_network
+    from fromzero.data.loaders import encoder_checkpoint
+    from fromzero.data.scale import require_network
 
     if name == "small":
         return encoder_checkpoint("small")

@@ -101,8 +101,8 @@ def _check_options(args: argparse.Namespace) -> None:
 def _prologue(args: argparse.Namespace) -> tuple[Any, str]:
     """Validate the options and the checkpoint before any data is tokenised or any weight is loaded."""
     from fromzero.device import describe_device, pick_device
+    from fromzero.distributed import is_main_process
     from fromzero.finetune.checkpoints import resolve_checkpoint
-    from fromzero.train import is_main_process
 
     options = _options(args)
     device = describe_device(pick_device(args.device))
@@ -146,7 +146,7 @@ def _summary(
 
 
 def _classify_command(args: argparse.Namespace) -> int:
-    from fromzero.data import read_tsv
+    from fromzero.data.readers import read_tsv
 
     _check_options(args)
     started = time.perf_counter()
@@ -155,8 +155,8 @@ def _classify_command(args: argparse.Namespace) -> int:
     if len(labels) < 2:
         raise InputError(f"{args.train}: a single label ({labels[0]!r}); a classifier needs at least two")
     _check_subset(set(labels), set(held_out["label"]), args.eval, "label")
+    from fromzero.distributed import is_main_process
     from fromzero.finetune.tasks import evaluate_classifier, finetune_classifier
-    from fromzero.train import is_main_process
 
     options, checkpoint = _prologue(args)
     if is_main_process():
@@ -175,7 +175,7 @@ def _classify_command(args: argparse.Namespace) -> int:
 
 
 def _ner_command(args: argparse.Namespace) -> int:
-    from fromzero.data import read_conll
+    from fromzero.data.readers import read_conll
 
     _check_options(args)
     started = time.perf_counter()
@@ -184,8 +184,8 @@ def _ner_command(args: argparse.Namespace) -> int:
     if not types:
         raise InputError(f"{args.train}: no entities (every tag is 'O'); a tagger needs at least one entity type")
     _check_subset(types, {tag[2:] for _, row in held_out for tag in row if tag != "O"}, args.eval, "entity type")
+    from fromzero.distributed import is_main_process
     from fromzero.finetune.tasks import evaluate_tagger, finetune_tagger
-    from fromzero.train import is_main_process
 
     options, checkpoint = _prologue(args)
     words = sum(len(tokens) for tokens, _ in train)

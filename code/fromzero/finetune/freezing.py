@@ -43,7 +43,7 @@ class ParameterCount:
 def trainable_parameters(model: nn.Module) -> ParameterCount:
     """Trainable and total parameter counts (shared tensors counted once).
 
-    ``fromzero.transformer.count_parameters`` gives the total alone, for models that train whole.
+    ``fromzero.transformer.gpt.count_parameters`` gives the total alone, for models that train whole.
     """
     unique = {id(p): p for p in model.parameters()}.values()
     return ParameterCount(sum(p.numel() for p in unique if p.requires_grad), sum(p.numel() for p in unique))

@@ -97,13 +97,13 @@ class TinyBERT(nn.Module):
         need_weights: bool = False,
     ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
         """The contextual vectors and, with ``need_weights``, every layer's attention weights."""
-        segments = token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)
+        segments = token_type_ids if token_type_ids is not None else torch.zeros_like(input_ids)  # (batch, length)
         x = self.token_embedding(input_ids) + self.positions(input_ids.shape[1]) + self.segment_embedding(segments)
-        x = self.dropout(self.embedding_norm(x))
+        x = self.dropout(self.embedding_norm(x))  # (batch, length, d_model)
         weights = []
         for block in self.blocks:
-            x, block_weights = block(x, attention_mask, need_weights=need_weights)
-            weights.append(block_weights)
+            x, block_weights = block(x, attention_mask, need_weights=need_weights)  # x keeps its shape
+            weights.append(block_weights)  # (batch, heads, length, length) with need_weights, else None
         return self.final_norm(x), weights
 
     def mlm_logits(self, hidden: torch.Tensor) -> torch.Tensor:

@@ -61,7 +61,7 @@ def _pretrain_command(args: argparse.Namespace) -> int:
     for path in (args.corpus, args.eval_corpus):
         if path is not None:
             read_corpus(path)  # a bad file fails here, in a second, before torch is imported
-    from fromzero.train import is_main_process
+    from fromzero.distributed import is_main_process
     from fromzero.transformer.pretrain import pretrain
 
     result = pretrain(options, log=print, started=started)

@@ -38,23 +38,12 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from fromzero.checkpoint import load_checkpoint, newest_checkpoint
 from fromzero.device import describe_device, require_memory
+from fromzero.distributed import from_main_process, is_main_process, setup_distributed
 from fromzero.errors import InputError
 from fromzero.files import lock_folder, read_json, write_atomically
-from fromzero.train import (
-    History,
-    TrainConfig,
-    autocast_context,
-    autocast_dtype,
-    count_units,
-    evaluate,
-    fit,
-    from_main_process,
-    is_main_process,
-    load_checkpoint,
-    newest_checkpoint,
-    setup_distributed,
-)
+from fromzero.train import History, TrainConfig, autocast_context, autocast_dtype, count_units, evaluate, fit
 from fromzero.transformer.bert import IGNORE_INDEX, BertConfig, TinyBERT, bert_pretraining_loss, mask_tokens
 from fromzero.transformer.corpus import read_corpus, split_holdout
 from fromzero.transformer.gpt import GPTConfig, TinyGPT, causal_lm_loss, count_parameters
