@@ -37,6 +37,7 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 import yaml
+from execute import add_build_dir
 from myst_nb.core.variables import format_plain_text
 from plotly.offline import get_plotlyjs_version
 from pybtex.richtext import Text
@@ -376,8 +377,7 @@ def colab_folder(config: dict) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--build-dir", type=Path, default=ROOT / "_build",
-                        help="the build folder that jupyter-book wrote (its --path-output followed by /_build)")
+    add_build_dir(parser)
     parser.add_argument("--student", action="store_true",
                         help="the student edition: solutions left out, links into the student book")
     arguments = parser.parse_args()

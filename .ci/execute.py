@@ -54,15 +54,28 @@ class Task:
     cores: int = 1
 
 
-def toc_files() -> list[str]:
-    """Every document listed in ``_toc.yml``, without extension, in book order (the tests read it here too)."""
+def add_build_dir(parser: argparse.ArgumentParser) -> None:
+    """The option every script of the build takes: where the book's build goes, or went."""
+    parser.add_argument("--build-dir", type=Path, default=ROOT / "_build",
+                        help="the build folder that jupyter-book writes (its --path-output followed by /_build)")
+
+
+def toc_parts() -> list[tuple[str | None, list[str]]]:
+    """The book's parts in order, as (caption, documents without extension); the root comes first, without one."""
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    names = [toc["root"]]
+    parts: list[tuple[str | None, list[str]]] = [(None, [toc["root"]])]
     for part in toc.get("parts", []):
+        names = []
         for chapter in part.get("chapters", []):
             names.append(chapter["file"])
             names.extend(section["file"] for section in chapter.get("sections", []))
-    return names
+        parts.append((part.get("caption"), names))
+    return parts
+
+
+def toc_files() -> list[str]:
+    """Every document listed in ``_toc.yml``, without extension, in book order (the tests read it here too)."""
+    return [name for _, names in toc_parts() for name in names]
 
 
 def book_notebooks() -> list[Path]:
@@ -171,8 +184,7 @@ class Lanes:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--build-dir", type=Path, default=ROOT / "_build",
-                        help="the build folder that jupyter-book writes (its --path-output followed by /_build)")
+    add_build_dir(parser)
     parser.add_argument("--jobs", type=int, default=2, help="lanes running at once (default: 2)")
     parser.add_argument("--one", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=int, help=argparse.SUPPRESS)

@@ -6,7 +6,8 @@ Run after the book's own build (``make book``): the PDF shows exactly what the H
 outputs, its figures and its maths typeset by the book's own offline MathJax. Solutions are printed open, under
 their exercises (the instructor's edition). Chromium is Debian's ``chromium``, driven by the ``playwright`` package;
 the Chinese of the glossary needs a CJK font (Debian's ``fonts-wqy-microhei``), which ``.ci/run`` installs. Each
-chapter starts on a new page and gets an entry in the PDF's outline. The result is ``<build>/pdf/book.pdf``.
+chapter starts on a new page and gets an entry in the PDF's outline, under its part. The result is
+``<build>/pdf/book.pdf``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from execute import toc_files
+from execute import add_build_dir, toc_parts
 from playwright.sync_api import Page, sync_playwright
 from pypdf import PdfReader, PdfWriter
 
@@ -53,6 +54,10 @@ PRINT_PAGE = """() => {
 }"""
 
 
+TYPESET = "() => document.querySelectorAll('mjx-container').length >= document.querySelectorAll('.math').length"
+MATHJAX_SECONDS = 120
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         """The printed pages are what matters; a line per request would bury the script's report."""
@@ -72,7 +77,8 @@ def _served(folder: Path) -> Iterator[str]:
 def _print_page(page: Page, url: str, path: Path) -> str:
     """Print one page of the book to ``path``; return its title for the outline."""
     page.goto(url, wait_until="networkidle")
-    page.evaluate("window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
+    # MathJax typesets after the page has loaded, and on a busy machine well after: wait for every formula.
+    page.wait_for_function(TYPESET, timeout=MATHJAX_SECONDS * 1000)
     page.evaluate(PRINT_PAGE)
     page.emulate_media(media="print")
     page.pdf(path=str(path), format="A4", print_background=True,
@@ -89,13 +95,15 @@ def build_pdf(html: Path, output: Path) -> tuple[int, int]:
     with tempfile.TemporaryDirectory() as scratch, _served(html) as site, sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         page = browser.new_page()
-        for number, docname in enumerate(toc_files()):
-            printed = Path(scratch) / f"{number:02d}.pdf"
-            title = _print_page(page, f"{site}/{docname}.html", printed)
-            first_page = len(writer.pages)
-            writer.append(PdfReader(printed))
-            writer.add_outline_item(title=title, page_number=first_page)
-            print(f"{docname}: {len(writer.pages) - first_page} pages ({title})")
+        for caption, docnames in toc_parts():
+            part = None if caption is None else writer.add_outline_item(title=caption, page_number=len(writer.pages))
+            for docname in docnames:
+                printed = Path(scratch) / "page.pdf"
+                title = _print_page(page, f"{site}/{docname}.html", printed)
+                first_page = len(writer.pages)
+                writer.append(PdfReader(printed))
+                writer.add_outline_item(title=title, page_number=first_page, parent=part)
+                print(f"{docname}: {len(writer.pages) - first_page} pages ({title})")
         browser.close()
     writer.add_metadata({"/Title": "From Zero: Word Embeddings, Pretrained Models and Fine-Tuning"})
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -106,8 +114,7 @@ def build_pdf(html: Path, output: Path) -> tuple[int, int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--build-dir", type=Path, default=ROOT / "_build",
-                        help="the book's build folder (jupyter-book's --path-output followed by /_build)")
+    add_build_dir(parser)
     arguments = parser.parse_args()
     html = arguments.build_dir / "html"
     if not (html / "index.html").exists():

@@ -18,6 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from execute import add_build_dir
 from sphinx_book import EDITION_VARIABLE, STUDENT_FOLDER
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,8 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--build-dir", type=Path, default=ROOT / "_build",
-                        help="the book's build folder (jupyter-book's --path-output followed by /_build)")
+    add_build_dir(parser)
     arguments = parser.parse_args()
     cache = arguments.build_dir / ".jupyter_cache"
     if not cache.is_dir():

@@ -55,7 +55,7 @@ WRONG: dict[str, tuple[Callable[..., Any], str]] = {
     "ch05-lipstick": (lambda v, g: v - np.outer(v @ g, g) / (g @ g), "unit length"),
     "ch07-threshold": (lambda s, c, d: (s - d * (np.arange(s.shape[1]) == c)).argmax(axis=1), "do not subtract"),
     "ch08-first-position": (_unscaled_attention, "√d_k"),
-    "ch10-bigram": (lambda t, h, v: reference("ch10-bigram")(t, h, v) * math.log(2), "base 2"),
+    "ch10-trigram": (lambda t, h, v: reference("ch10-trigram")(t, h, v) * math.log(2), "base 2"),
     "ch11-gqa-cache": (lambda layers, heads, dim, size: layers * heads * dim * size, "a key *and* a value"),
     "ch12-lora-count": (lambda shapes, r: sum(rows * columns for rows, columns in shapes), "two thin matrices"),
     "ch13-strict": (lambda seqs: sum(t.startswith("I-") for tags in seqs for t in tags), "count entities, not tags"),

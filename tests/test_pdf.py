@@ -29,14 +29,26 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 CJK_FONTS = re.compile(r"WenQuanYi|CJK|SourceHan|DroidSansFallback|AR ?PL|UMing|UKai")
 
 
+def _documents(outline: list) -> list:
+    """The outline's entries for pages of the book: a part's entry (followed by the list of its chapters) is not one."""
+    found = []
+    for index, item in enumerate(outline):
+        if isinstance(item, list):
+            found.extend(_documents(item))
+        elif not (index + 1 < len(outline) and isinstance(outline[index + 1], list)):
+            found.append(item)
+    return found
+
+
 class PrintedBook:
     def __init__(self, path: Path, log: str) -> None:
         self.path, self.log = path, log
         self.reader = PdfReader(path)
         # NFKC undoes the typographic ligatures Chromium prints ("ﬁ" in "classiﬁcation").
         self.texts = [unicodedata.normalize("NFKC", page.extract_text()) for page in self.reader.pages]
-        starts = [self.reader.get_destination_page_number(item) for item in self.reader.outline]
-        self.titles = [item.title for item in self.reader.outline]
+        pages = _documents(self.reader.outline)
+        starts = [self.reader.get_destination_page_number(item) for item in pages]
+        self.titles = [item.title for item in pages]
         self.ranges = list(zip(starts, [*starts[1:], len(self.reader.pages)], strict=True))
 
 

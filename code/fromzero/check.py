@@ -62,6 +62,10 @@ def _same(answer: Any, expected: Any) -> bool:
     """Equal for strings and lists of strings, close (relative 1e-5) for numbers, arrays and tensors."""
     if isinstance(expected, str) or (isinstance(expected, list) and all(isinstance(x, str) for x in expected)):
         return isinstance(answer, str | list | tuple) and list(answer) == list(expected)
+    if isinstance(expected, tuple) != isinstance(answer, tuple):
+        return False
+    if isinstance(expected, tuple):
+        return len(answer) == len(expected) and all(_same(a, e) for a, e in zip(answer, expected, strict=True))
     try:
         got, wanted = _as_array(answer), _as_array(expected)
     except (TypeError, ValueError):
@@ -250,6 +254,12 @@ def _causal_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tenso
     return scaled_dot_product_attention(query, key, value, causal_mask(query.shape[-2]))[0]
 
 
+def _unscaled_causal_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+    future = torch.ones(query.shape[-2], query.shape[-2], dtype=torch.bool).triu(1)
+    scores = (query @ key.transpose(-2, -1)).masked_fill(future, float("-inf"))
+    return torch.softmax(scores, dim=-1) @ value
+
+
 def causal_attention(student: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
     """Check ``student(query, key, value)``: causal scaled dot-product attention on tensors (..., length, d)."""
     generator = torch.Generator().manual_seed(SEED)
@@ -259,20 +269,21 @@ def causal_attention(student: Callable[[torch.Tensor, torch.Tensor, torch.Tensor
         length = int(torch.randint(1, 9, (1,), generator=generator))
         d = int(torch.randint(2, 17, (1,), generator=generator))
         cases.append(tuple(torch.randn(*batch, length, d, generator=generator) * 2 for _ in range(3)))
-    unscaled = lambda q, k, v: _causal_attention(q * math.sqrt(q.shape[-1]), k, v)  # noqa: E731
     mistakes = {
-        "divide the scores by √d_k, the size of a query.": unscaled,
+        "divide the scores by √d_k, the size of a query.": _unscaled_causal_attention,
+        "return the output alone, not the attention weights with it.":
+            lambda q, k, v: scaled_dot_product_attention(q, k, v, causal_mask(q.shape[-2])),
         "causal means a position may look at itself and the positions *before* it, never after it.":
             lambda q, k, v: scaled_dot_product_attention(q, k, v, causal_mask(q.shape[-2]).T)[0],
         "mask the future: without the mask every position sees the whole sequence.":
             lambda q, k, v: scaled_dot_product_attention(q, k, v)[0],
     }
     return _verdict("ch08-first-position", student, cases, _causal_attention, mistakes,
-                    "softmax over the keys (the last axis of the scores) of Q Kᵀ / √d_k, with the scores of later "
-                    "positions set to -inf, times V.")
+                    "each position's output is an average of the values of that position and the ones before it, "
+                    "weighted by a softmax over the keys.")
 
 
-# Chapter 10, exercise ch10-bigram ------------------------------------------------------------------------------------
+# Chapter 10, exercise ch10-trigram ------------------------------------------------------------------------------------
 
 def _trigram_bits(train_ids: np.ndarray, held_out_ids: np.ndarray, vocab_size: int,
                   added: int | None = None) -> float:
@@ -297,10 +308,20 @@ def trigram_bits(student: Callable[[np.ndarray, np.ndarray, int], float]) -> Ver
         "add-one smoothing adds 1 to each of the |V| counts after a context, so the denominator grows by |V|, not 1.":
             lambda t, h, v: _trigram_bits(t, h, v, added=1),
         "bits are logarithms to base 2.": lambda t, h, v: _trigram_bits(t, h, v) * math.log(2),
+        "count(a, b) counts the pairs that are followed by a token, so that the |V| probabilities after a, b sum "
+        "to 1: the last pair of the training ids is not one of them.": _trigram_bits_over_all_pairs,
     }
-    return _verdict("ch10-bigram", student, cases, _trigram_bits, mistakes,
-                    "score each held-out token from the third on with (count(a, b, c) + 1) / (count(a, b) + |V|), "
-                    "counted on the training ids, and return the total of -log2 of those probabilities.")
+    return _verdict("ch10-trigram", student, cases, _trigram_bits, mistakes,
+                    "score every held-out token from the third on, given the two tokens before it, with the "
+                    "smoothed counts of the training ids, and add up the bits.")
+
+
+def _trigram_bits_over_all_pairs(train_ids: np.ndarray, held_out_ids: np.ndarray, vocab_size: int) -> float:
+    pairs = Counter(zip(train_ids[:-1].tolist(), train_ids[1:].tolist(), strict=True))
+    triples = Counter(zip(train_ids[:-2].tolist(), train_ids[1:-1].tolist(), train_ids[2:].tolist(), strict=True))
+    held = held_out_ids.tolist()
+    return -sum(math.log2((triples[(a, b, c)] + 1) / (pairs[(a, b)] + vocab_size))
+                for a, b, c in zip(held[:-2], held[1:-1], held[2:], strict=True))
 
 
 # Chapter 11, exercise ch11-gqa-cache ------------------------------------------------------------
@@ -337,6 +358,8 @@ def lora_parameters(student: Callable[[Sequence[tuple[int, int]], int], int]) ->
             lambda shapes, r: sum(rows * columns for rows, columns in shapes),
         "count both thin matrices: B has rows × r numbers and A has r × columns.":
             lambda shapes, r: sum(r * rows for rows, _ in shapes),
+        "count both thin matrices: A has r × columns numbers and B has rows × r.":
+            lambda shapes, r: sum(r * columns for _, columns in shapes),
     }
     return _verdict("ch12-lora-count", student, cases, _lora_parameters, mistakes,
                     "add, over the adapted matrices, the numbers in B and in A.")
@@ -441,7 +464,7 @@ CHECKERS: dict[str, Callable[[Callable[..., Any]], Verdict]] = {
     "ch05-lipstick": neutralise,
     "ch07-threshold": shift_decision,
     "ch08-first-position": causal_attention,
-    "ch10-bigram": trigram_bits,
+    "ch10-trigram": trigram_bits,
     "ch11-gqa-cache": kv_cache_bytes,
     "ch12-lora-count": lora_parameters,
     "ch13-strict": entities_starting_inside,
