@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 import torch
 from conftest import notebooks
-from seqeval.metrics.sequence_labeling import get_entities
 
 from fromzero import check
 from fromzero.embeddings.fasttext import char_ngrams
@@ -102,13 +101,6 @@ def test_a_function_that_changes_its_input_does_not_change_the_checker_cases() -
 def test_passing_something_other_than_a_function_is_a_clear_error() -> None:
     with pytest.raises(InputError, match="pass the function itself"):
         check.ngram_overlap(0.5)  # type: ignore[arg-type]
-
-
-def test_the_checker_reads_entities_as_seqeval_does() -> None:
-    rng = np.random.default_rng(0)
-    for _ in range(500):
-        tags = list(rng.choice(["O", "B-per", "I-per", "B-loc", "I-loc"], size=rng.integers(1, 12)))
-        assert check._entities(tags) == get_entities(tags)
 
 
 def _solution_cells(path: Path) -> list[str]:

@@ -15,10 +15,12 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 import torch
+from seqeval.metrics.sequence_labeling import get_entities
 
 from fromzero.embeddings.fasttext import char_ngrams
 from fromzero.errors import InputError
@@ -286,10 +288,12 @@ def causal_attention(student: Callable[[torch.Tensor, torch.Tensor, torch.Tensor
 # Chapter 10, exercise ch10-trigram ------------------------------------------------------------------------------------
 
 def _trigram_bits(train_ids: np.ndarray, held_out_ids: np.ndarray, vocab_size: int,
-                  added: int | None = None) -> float:
-    """``added`` is what smoothing adds to a context's count: |V| for add-one (one per possible next token)."""
-    triples = Counter(zip(train_ids[:-2].tolist(), train_ids[1:-1].tolist(), train_ids[2:].tolist(), strict=True))
-    contexts = Counter(zip(train_ids[:-2].tolist(), train_ids[1:-1].tolist(), strict=True))
+                  added: int | None = None, every_pair: bool = False) -> float:
+    """``added`` is what smoothing adds to a context's count: |V| for add-one (one per possible next token).
+    ``every_pair`` counts a context wherever the pair occurs, the last pair of the training ids included."""
+    ids = train_ids.tolist()
+    triples = Counter(zip(ids[:-2], ids[1:-1], ids[2:], strict=True))
+    contexts = Counter(pairwise(ids) if every_pair else pairwise(ids[:-1]))
     held = held_out_ids.tolist()
     added = vocab_size if added is None else added
     return -sum(math.log2((triples[(a, b, c)] + 1) / (contexts[(a, b)] + added))
@@ -309,19 +313,12 @@ def trigram_bits(student: Callable[[np.ndarray, np.ndarray, int], float]) -> Ver
             lambda t, h, v: _trigram_bits(t, h, v, added=1),
         "bits are logarithms to base 2.": lambda t, h, v: _trigram_bits(t, h, v) * math.log(2),
         "count(a, b) counts the pairs that are followed by a token, so that the |V| probabilities after a, b sum "
-        "to 1: the last pair of the training ids is not one of them.": _trigram_bits_over_all_pairs,
+        "to 1: the last pair of the training ids is not one of them.":
+            lambda t, h, v: _trigram_bits(t, h, v, every_pair=True),
     }
     return _verdict("ch10-trigram", student, cases, _trigram_bits, mistakes,
                     "score every held-out token from the third on, given the two tokens before it, with the "
                     "smoothed counts of the training ids, and add up the bits.")
-
-
-def _trigram_bits_over_all_pairs(train_ids: np.ndarray, held_out_ids: np.ndarray, vocab_size: int) -> float:
-    pairs = Counter(zip(train_ids[:-1].tolist(), train_ids[1:].tolist(), strict=True))
-    triples = Counter(zip(train_ids[:-2].tolist(), train_ids[1:-1].tolist(), train_ids[2:].tolist(), strict=True))
-    held = held_out_ids.tolist()
-    return -sum(math.log2((triples[(a, b, c)] + 1) / (pairs[(a, b)] + vocab_size))
-                for a, b, c in zip(held[:-2], held[1:-1], held[2:], strict=True))
 
 
 # Chapter 11, exercise ch11-gqa-cache ------------------------------------------------------------
@@ -367,21 +364,8 @@ def lora_parameters(student: Callable[[Sequence[tuple[int, int]], int], int]) ->
 
 # Chapter 13, exercises ch13-strict and ch13-gazetteer-plus -----------------------------------------------------------
 
-def _entities(tags: Sequence[str]) -> list[tuple[str, int, int]]:
-    """(type, first, last) of each entity, read as seqeval's default reads IOB2: an I- tag may start one."""
-    found: list[tuple[str, int, int]] = []
-    for position, tag in enumerate(tags):
-        kind = tag[2:]
-        continues = (tag.startswith("I-") and found and found[-1][0] == kind and found[-1][2] == position - 1)
-        if continues:
-            found[-1] = (kind, found[-1][1], position)
-        elif tag != "O":
-            found.append((kind, position, position))
-    return found
-
-
 def _entities_starting_inside(sequences: Sequence[Sequence[str]]) -> int:
-    return sum(tags[start].startswith("I-") for tags in sequences for _, start, _ in _entities(tags))
+    return sum(tags[start].startswith("I-") for tags in sequences for _, start, _ in get_entities(tags))
 
 
 def _random_tag_sequences(rng: np.random.Generator) -> list[list[str]]:
@@ -408,7 +392,7 @@ def entities_starting_inside(student: Callable[[Sequence[Sequence[str]]], int]) 
 
 def _with_gazetteer(model_tags: list[str], list_tags: list[str]) -> list[str]:
     combined = list(model_tags)
-    for _, start, end in _entities(list_tags):
+    for _, start, end in get_entities(list_tags):
         if all(tag == "O" for tag in model_tags[start : end + 1]):
             combined[start : end + 1] = list_tags[start : end + 1]
     return combined
