@@ -43,7 +43,7 @@ from fromzero.data.sources import load_bbc_news
 from fromzero.data.text import tokenized_sentences
 from fromzero.embeddings.io import load_word2vec_format
 from fromzero.embeddings.options import WordVectors
-from fromzero.embeddings.word2vec import encode_corpus
+from fromzero.embeddings.sampling import encode_corpus
 from fromzero.evaluate import analogy_table, similarity_table
 
 SETTINGS = {"dim": 100, "window": 5, "negative": 5, "epochs": 3, "min_count": 5}

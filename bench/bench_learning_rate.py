@@ -25,7 +25,8 @@ from bench_embeddings import build_corpus
 
 from fromzero.data.loaders import text_corpus
 from fromzero.embeddings.options import EmbedOptions
-from fromzero.embeddings.word2vec import heldout_loss, train_word2vec
+from fromzero.embeddings.sampling import heldout_loss
+from fromzero.embeddings.word2vec import train_word2vec
 from fromzero.evaluate import similarity_table
 
 HELD_OUT_EVERY = 50

@@ -55,10 +55,11 @@ def _prepare(args: argparse.Namespace) -> tuple[Any, Any, list[dict], Any]:
 
 
 def _run_fit(model: Any, tokenizer: Any, features: list[dict], device: Any, args: argparse.Namespace) -> None:
+    from fromzero.batches import make_loader
     from fromzero.finetune.collate import FeatureDataset, PadCollator
     from fromzero.finetune.options import FinetuneOptions
     from fromzero.finetune.tasks import make_finetune_optimizer, sequence_loss
-    from fromzero.train import TrainConfig, fit, make_loader
+    from fromzero.train import TrainConfig, fit
 
     loader = make_loader(FeatureDataset(features), args.batch_size, seed=args.seed,
                          collate_fn=PadCollator(tokenizer.pad_token_id))

@@ -23,7 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from fromzero.train import TrainConfig, fit, make_loader
+from fromzero.batches import make_loader
+from fromzero.train import TrainConfig, fit
 
 GLOBAL_BATCH = 8
 

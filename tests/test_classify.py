@@ -11,23 +11,21 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score
 
+from fromzero.batches import make_loader
 from fromzero.classify import (
     BagOfEmbeddings,
     TokenIdDataset,
-    accuracy_intervals,
     average_word_vectors,
-    class_tallies,
     classification_loss,
     embedding_matrix,
     encode_labels,
-    f1_intervals,
-    mcnemar_test,
     pad_collate,
     predict,
     predict_proba,
 )
 from fromzero.errors import InputError
-from fromzero.train import TrainConfig, fit, make_loader
+from fromzero.significance import accuracy_intervals, class_tallies, f1_intervals, mcnemar_test
+from fromzero.train import TrainConfig, fit
 
 
 @pytest.fixture(autouse=True, scope="module")

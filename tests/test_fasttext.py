@@ -24,7 +24,7 @@ from fromzero.embeddings.fasttext import (
 )
 from fromzero.embeddings.methods import train_embeddings
 from fromzero.embeddings.options import EmbedOptions, WordVectors
-from fromzero.embeddings.word2vec import keep_probabilities
+from fromzero.embeddings.sampling import keep_probabilities
 from fromzero.evaluate import nearest_neighbours
 
 

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from fromzero.classify import f1_intervals
 from fromzero.errors import InputError, ScaleUnavailableError
 from fromzero.finetune.checkpoints import load_classifier, resolve_checkpoint, save_finetuned
 from fromzero.finetune.collate import PadCollator, align_labels, encode_tagged, encode_texts
@@ -16,6 +15,7 @@ from fromzero.finetune.lora import add_lora
 from fromzero.finetune.metrics import classification_scores, entity_scores, entity_tallies
 from fromzero.finetune.options import FinetuneOptions
 from fromzero.finetune.tasks import evaluate_classifier, evaluate_tagger, finetune_classifier, finetune_tagger
+from fromzero.significance import f1_intervals
 from fromzero.transformer.bert import IGNORE_INDEX
 
 # MiniLM: 6 layers, hidden 384, feed-forward 1536, heads of a BERT layer counted by hand.

@@ -8,7 +8,8 @@ from torch import nn
 
 from fromzero.errors import InputError
 from fromzero.muon import Muon, hidden_matrices, orthogonalise
-from fromzero.train import TrainConfig, fit, make_optimizer
+from fromzero.optimizers import make_optimizer
+from fromzero.train import TrainConfig, fit
 from fromzero.transformer.gpt import GPTConfig, TinyGPT, causal_lm_loss
 
 

@@ -61,8 +61,8 @@ def test_gpt_run_within_a_time_limit_prints_the_json_contract_and_leaves_a_loada
     result = last_json(run_cli("pretrain", "gpt", "--corpus", str(corpus), "--out", str(out), "--max-minutes=0.15",
                                *TINY))
     assert set(result) >= CONTRACT
-    # The step count is planned from a timed probe to fill the 9 seconds (the tokeniser and the final score included),
-    # and training stops at a deadline that leaves time for the score. On a quiet machine the whole process, torch's
+    # Training stops at a deadline that leaves time for the final score within the 9 seconds (the tokeniser
+    # included). On a quiet machine the whole process, torch's
     # import included, uses about 10 CPU seconds. Its CPU time, unlike its wall time, does not grow while the book's
     # notebooks execute beside it (a wall-clock bound failed there at 15 s): a run that ignored its limit would show.
     assert result["steps"] >= 1

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fromzero.errors import InputError
-from fromzero.tokenize import BPETokenizer, WordPieceTokenizer, likelihood_gain
+from fromzero.tokenize import BPETokenizer, likelihood_gain
+from fromzero.wordpiece import WordPieceTokenizer
 
 CORPUS = [
     "The cat sat on the mat. The cats were sitting on the mats!",

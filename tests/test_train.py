@@ -27,20 +27,12 @@ from ddp_worker import config as ddp_config
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
+from fromzero.batches import count_units, make_loader, to_device
 from fromzero.checkpoint import METRICS_FILE, load_checkpoint
-from fromzero.device import has_native_bf16
+from fromzero.device import autocast_dtype, has_native_bf16
 from fromzero.errors import InputError
-from fromzero.train import (
-    TrainConfig,
-    autocast_dtype,
-    count_units,
-    evaluate,
-    fit,
-    lr_multiplier,
-    make_loader,
-    make_optimizer,
-    to_device,
-)
+from fromzero.optimizers import lr_multiplier, make_optimizer
+from fromzero.train import TrainConfig, evaluate, fit
 
 TESTS = Path(__file__).resolve().parent
 
@@ -346,6 +338,27 @@ def test_schedule_to_deadline_decays_the_rate_to_zero_when_the_clock_ends_traini
     assert history.lr[-1] < 0.01 * 0.1  # near the end of the cosine: the last steps were at a tenth of the peak
     with pytest.raises(InputError, match="max_seconds must be set when schedule_to_deadline is"):
         quiet(schedule_to_deadline=True)
+
+
+def test_a_run_without_a_step_count_evaluates_and_saves_by_the_clock(tmp_path: Path) -> None:
+    # A time-limited run does not know how many steps it will take: its evaluations and checkpoints come every
+    # so many seconds instead (here every 0.2 s of a 1 s deadline, at 0.02 s per step, inside one long epoch).
+    limits = {"max_seconds": 1.0, "schedule_to_deadline": True}
+    clock = {"eval_every_seconds": 0.2, "checkpoint_every_seconds": 0.2, "checkpoint_dir": str(tmp_path)}
+    data = batches(regression(400), 8)
+    config = quiet(lr=0.01, schedule="cosine", **limits, **clock)
+    history = fit(mlp(), data, SlowLoss(0.02), config, eval_data=data[:1])
+    last = history.steps[-1]
+    assert last < len(data)  # the clock ended the epoch early
+    evaluated = [evaluation["step"] for evaluation in history.evals]
+    assert 4 <= len(evaluated) <= 7 and evaluated[-1] == last, evaluated
+    saved = sorted(int(path.stem.split("-")[-1]) for path in tmp_path.glob("step-*.pt"))
+    assert 4 <= len(saved) <= 7 and saved[-1] == last, saved
+    for name in ("eval_every_seconds", "checkpoint_every_seconds"):
+        with pytest.raises(InputError, match=f"{name} must be None or positive"):
+            quiet(**{name: 0.0})
+    with pytest.raises(InputError, match="checkpoint_dir must be set when checkpoint_every_seconds is"):
+        quiet(checkpoint_every_seconds=1.0)
 
 
 # 5. Early stopping.

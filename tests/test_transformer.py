@@ -25,6 +25,16 @@ from fromzero.transformer.attention import (
 from fromzero.transformer.bert import IGNORE_INDEX, BertConfig, TinyBERT, bert_pretraining_loss, mask_tokens
 from fromzero.transformer.blocks import TransformerBlock, copy_from_torch_encoder_layer, sinusoidal_table
 from fromzero.transformer.corpus import split_holdout
+from fromzero.transformer.examples import (
+    BertTokens,
+    MLMCollator,
+    TokenWindows,
+    bert_examples,
+    encode_stream,
+    encode_with_lengths,
+    train_byte_bpe,
+    train_wordpiece,
+)
 from fromzero.transformer.gpt import (
     GPTConfig,
     TinyGPT,
@@ -34,21 +44,13 @@ from fromzero.transformer.gpt import (
     generate,
     sample_next,
 )
-from fromzero.transformer.pretrain import (
-    BertTokens,
-    MLMCollator,
-    TokenWindows,
-    bert_examples,
+from fromzero.transformer.scoring import (
     bert_scores,
-    encode_stream,
-    encode_with_lengths,
     gpt_scores,
     gpt_token_nats,
     mlm_predictions,
     predicted_characters,
     scoring_windows,
-    train_byte_bpe,
-    train_wordpiece,
 )
 
 TOLERANCE = 1e-5

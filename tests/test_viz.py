@@ -11,17 +11,8 @@ import plotly.graph_objects as go
 import pytest
 
 from fromzero.errors import InputError
-from fromzero.viz import (
-    BOOK_BUILD_VARIABLE,
-    PROJECTION_METHODS,
-    PROJECTION_NAMES,
-    EmbeddingExplorer,
-    neighbours_kept,
-    plotly_js_file,
-    project,
-    projection_quality,
-    use_plotly_renderer,
-)
+from fromzero.projection import PROJECTION_METHODS, PROJECTION_NAMES, neighbours_kept, project, projection_quality
+from fromzero.viz import BOOK_BUILD_VARIABLE, EmbeddingExplorer, plotly_js_file, use_plotly_renderer
 
 
 def two_clusters(per_cluster: int = 20, dim: int = 10, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

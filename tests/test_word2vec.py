@@ -11,20 +11,18 @@ import torch
 
 from fromzero.embeddings.methods import train_embeddings
 from fromzero.embeddings.options import EmbedOptions, WordVectors
-from fromzero.embeddings.word2vec import (
+from fromzero.embeddings.sampling import (
     NEGATIVE_GROUP,
     cbow_windows,
-    crowding_scale,
     encode_corpus,
     heldout_loss,
     interleave,
     keep_probabilities,
-    negative_sampling_gradients,
     noise_distribution,
     noise_table,
     skipgram_pairs,
-    train_word2vec,
 )
+from fromzero.embeddings.word2vec import crowding_scale, negative_sampling_gradients, train_word2vec
 from fromzero.errors import InputError
 from fromzero.evaluate import normalise_rows
 

@@ -78,7 +78,7 @@ def seed(text: str) -> int:
     return int(value)
 
 
-MIN_MINUTES = 0.05  # 3 seconds: less leaves no time to start, probe, train a step and score
+MIN_MINUTES = 0.05  # 3 seconds: less leaves no time to start, train a step and score
 
 
 def minutes(text: str) -> float:
@@ -86,7 +86,7 @@ def minutes(text: str) -> float:
     value = positive_float(text)
     if value < MIN_MINUTES:
         raise argparse.ArgumentTypeError(
-            f"expected at least {MIN_MINUTES} minutes (3 seconds: starting, a timed probe and one step), got {text}")
+            f"expected at least {MIN_MINUTES} minutes (3 seconds: starting, one step and the score), got {text}")
     return value
 
 

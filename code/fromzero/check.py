@@ -1,11 +1,11 @@
 """Checkers for the exercises that ask for a function: ``check.ngram_overlap(my_overlap)``.
 
-Each checker calls the reader's function on hidden cases, drawn from a fixed random seed (edge cases first, then
-random ones), and compares every answer with the package's. It answers with a :class:`Verdict`, one line that shows
-in a notebook: how many cases passed, or a hint for the first case that failed. The hint never gives the answer:
-when the wrong answer is what a known mistake gives on that case, the hint names the mistake; otherwise it says what
-the function must do. Exercises that ask for an experiment (train, measure, compare) have no checker: their answer
-depends on the run, and their solutions show one.
+Each checker calls the reader's function on hidden cases drawn from a fixed random seed (after a few edge cases,
+for most checkers) and compares every answer with the package's. Its :class:`Verdict` is one line in a notebook:
+how many cases passed, or a hint for the first case that failed. The hint never gives the answer: when the wrong
+answer is what a known mistake gives on that case, the hint names the mistake; otherwise it says what the function
+must do. Exercises that ask for an experiment (train, measure, compare) have no checker: their answer depends on
+the run, and their solutions show one.
 """
 
 from __future__ import annotations
@@ -114,12 +114,10 @@ def _agrees(student: Callable[..., Any], wrong: Callable[..., Any], cases: list[
 
 
 def _random_words(rng: np.random.Generator, count: int, letters: str = "abcdenorst") -> list[str]:
-    words = {"".join(rng.choice(list(letters), size=rng.integers(1, 11))) for _ in range(count)}
-    return sorted(words)
+    return sorted({"".join(rng.choice(list(letters), size=rng.integers(1, 11))) for _ in range(count)})
 
 
 # Chapter 3, exercise ch03-xmax ---------------------------------------------------------------------------------------
-
 def _cap_shares(counts: np.ndarray, x_max: float, alpha: float = 0.75,
                 at_cap: Callable[[np.ndarray, float], np.ndarray] = np.greater_equal) -> tuple[float, float]:
     weights = np.minimum(counts / x_max, 1.0) ** alpha
@@ -150,7 +148,6 @@ def cap_shares(student: Callable[[np.ndarray, float], tuple[float, float]]) -> V
 
 
 # Chapter 4, exercises ch04-shared and ch04-spelling ------------------------------------------------------------------
-
 def _ngram_sharing(words: Sequence[str]) -> tuple[float, float]:
     grams = [set(char_ngrams(word)) for word in words]
     holders = Counter(gram for word_grams in grams for gram in word_grams)
@@ -200,7 +197,6 @@ def ngram_overlap(student: Callable[[str, str], float]) -> Verdict:
 
 
 # Chapter 5, exercise ch05-lipstick -----------------------------------------------------------------------------------
-
 def _neutralise(vectors: np.ndarray, direction: np.ndarray) -> np.ndarray:
     unit = direction / np.linalg.norm(direction)
     kept = vectors - np.outer(vectors @ unit, unit)
@@ -226,7 +222,6 @@ def neutralise(student: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Verdi
 
 
 # Chapter 7, exercise ch07-threshold ----------------------------------------------------------------------------------
-
 def _shift_decision(scores: np.ndarray, rare_class: int, delta: float) -> np.ndarray:
     shifted = scores.copy()
     shifted[:, rare_class] += delta
@@ -251,15 +246,13 @@ def shift_decision(student: Callable[[np.ndarray, int, float], np.ndarray]) -> V
 
 
 # Chapter 8, exercise ch08-first-position -----------------------------------------------------------------------------
-
 def _causal_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
     return scaled_dot_product_attention(query, key, value, causal_mask(query.shape[-2]))[0]
 
 
 def _unscaled_causal_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
     future = torch.ones(query.shape[-2], query.shape[-2], dtype=torch.bool).triu(1)
-    scores = (query @ key.transpose(-2, -1)).masked_fill(future, float("-inf"))
-    return torch.softmax(scores, dim=-1) @ value
+    return torch.softmax((query @ key.transpose(-2, -1)).masked_fill(future, float("-inf")), dim=-1) @ value
 
 
 def causal_attention(student: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> Verdict:
@@ -286,7 +279,6 @@ def causal_attention(student: Callable[[torch.Tensor, torch.Tensor, torch.Tensor
 
 
 # Chapter 10, exercise ch10-trigram ------------------------------------------------------------------------------------
-
 def _trigram_bits(train_ids: np.ndarray, held_out_ids: np.ndarray, vocab_size: int,
                   added: int | None = None, every_pair: bool = False) -> float:
     """``added`` is what smoothing adds to a context's count: |V| for add-one (one per possible next token).
@@ -322,7 +314,6 @@ def trigram_bits(student: Callable[[np.ndarray, np.ndarray, int], float]) -> Ver
 
 
 # Chapter 11, exercise ch11-gqa-cache ------------------------------------------------------------
-
 def _kv_cache_bytes(layers: int, kv_heads: int, head_dim: int, bytes_per_number: int) -> int:
     return 2 * layers * kv_heads * head_dim * bytes_per_number
 
@@ -339,7 +330,6 @@ def kv_cache_bytes(student: Callable[[int, int, int, int], int]) -> Verdict:
 
 
 # Chapter 12, exercise ch12-lora-count --------------------------------------------------------------------------------
-
 def _lora_parameters(shapes: Sequence[tuple[int, int]], rank: int) -> int:
     return sum(rank * (rows + columns) for rows, columns in shapes)
 
@@ -363,7 +353,6 @@ def lora_parameters(student: Callable[[Sequence[tuple[int, int]], int], int]) ->
 
 
 # Chapter 13, exercises ch13-strict and ch13-gazetteer-plus -----------------------------------------------------------
-
 def _entities_starting_inside(sequences: Sequence[Sequence[str]]) -> int:
     return sum(tags[start].startswith("I-") for tags in sequences for _, start, _ in get_entities(tags))
 
@@ -416,10 +405,8 @@ def with_gazetteer(student: Callable[[list[str], list[str]], list[str]]) -> Verd
 
 
 # Appendix, exercise faq-macro ----------------------------------------------------------------------------------------
-
 def _f1_averages(confusion: np.ndarray) -> tuple[float, float]:
-    true_positive = np.diag(confusion).astype(float)
-    f1 = 2 * true_positive / (confusion.sum(axis=0) + confusion.sum(axis=1))
+    f1 = 2 * np.diag(confusion) / (confusion.sum(axis=0) + confusion.sum(axis=1))  # 2 TP / (2 TP + FP + FN)
     support = confusion.sum(axis=1)
     return float(f1.mean()), float((f1 * support).sum() / support.sum())
 

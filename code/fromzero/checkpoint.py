@@ -4,6 +4,20 @@ A checkpoint is one ``step-<step>.pt`` file, a dict that ``torch.load(..., weigh
 optimizer, scheduler and GradScaler states, the random states, where the loop is, the history and the config.
 :data:`METRICS_FILE` beside it holds the history as JSON lines, for a plot that needs no torch. A file that does
 not load (cut short by a crash, junk, another format) is reported and left alone, never counted, never deleted.
+
+Exact resume
+    A run interrupted by a crash, by ``max_steps`` or by Ctrl-C, and started again with the same
+    config and ``checkpoint_dir``, ends with bit-identical weights on the CPU (on a GPU, only as
+    identical as its kernels are deterministic). A checkpoint holds the model, optimizer,
+    scheduler and GradScaler, the random states of Python, NumPy and PyTorch, and the position in
+    the data: the epoch and how many of its batches were used. To resume, the loop restores the
+    random state that epoch started with, so the epoch gets the same batch order, skips the used
+    batches, then restores the random state of the checkpoint (dropout goes on as before). The one
+    thing asked of the caller: for a given epoch and random state, the data must come in the same
+    order. A ``Dataset``, a loader from :func:`fromzero.train.make_loader`, any ``DataLoader`` (shuffled or not)
+    and a list all qualify, even when reading a batch draws random numbers (a collate function
+    that masks tokens at random); a generator that keeps its own state from one epoch to the next
+    does not. Skipping re-reads the used batches, which costs their loading time, not their training.
 """
 
 from __future__ import annotations
@@ -11,15 +25,22 @@ from __future__ import annotations
 import os
 import random
 import warnings
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
 
+from fromzero.distributed import gather
 from fromzero.errors import InputError
 from fromzero.files import atomic_path, write_atomically
+
+if TYPE_CHECKING:
+    from fromzero.history import History
+    from fromzero.train import TrainConfig
 
 CHECKPOINT_FORMAT = 1
 METRICS_FILE = "metrics.jsonl"  # beside the checkpoints: the history as JSON lines, rewritten at each checkpoint
@@ -152,3 +173,75 @@ def _why_unreadable(path: Path, error: Exception) -> str:
         if handle.read(4) != b"PK\x03\x04":  # every torch.save file is a zip archive
             return "not a PyTorch checkpoint (no zip header)"
     return f"cut short or corrupt ({str(error).split('. ')[0]})"
+
+
+@dataclass
+class TrainingState:
+    """What a checkpoint holds: the objects being trained, and where the loop is."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: LambdaLR
+    scaler: torch.amp.GradScaler
+    history: History
+    step: int = 0  # optimizer updates done
+    epoch: int = 0  # the epoch under way (0-based)
+    batch: int = 0  # batches of that epoch already used
+    bad_evals: int = 0  # evaluations since the monitored metric last improved
+    best_weights: dict[str, torch.Tensor] | None = None  # kept for restore_best
+    epoch_rng: dict[str, Any] | None = None  # the random state this epoch started with
+
+
+
+def save_training_state(state: TrainingState, config: TrainConfig, world: int, rank: int) -> None:
+    """Process 0 writes everything :func:`resume_training_state` needs, with every process's random state."""
+    rng = rng_state()
+    rngs = gather((rng, state.epoch_rng or rng), world)  # every process has its own dropout
+    if rank != 0:
+        return
+    checkpoint = {
+        "step": state.step,
+        "epoch": state.epoch,
+        "batch": state.batch,
+        "bad_evals": state.bad_evals,
+        "model": state.model.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "scheduler": state.scheduler.state_dict(),
+        "scaler": state.scaler.state_dict(),
+        "best_weights": state.best_weights,
+        "rng": [current for current, _ in rngs],
+        "epoch_rng": [at_epoch_start for _, at_epoch_start in rngs],
+        "history": asdict(state.history),
+        "config": asdict(config),
+    }
+    write_checkpoint(Path(config.checkpoint_dir), checkpoint, state.history.to_json_lines(), config.keep_checkpoints)
+
+
+
+def resume_training_state(state: TrainingState, config: TrainConfig, rank: int) -> dict[str, Any] | None:
+    """Load the newest checkpoint into ``state``; return this process's random state to restore, if any."""
+    if config.checkpoint_dir is None or not config.resume:
+        return None
+    found = read_newest(Path(config.checkpoint_dir))
+    if found is None:
+        return None
+    path, checkpoint = found
+    load_weights(state.model, checkpoint, path)
+    try:
+        state.optimizer.load_state_dict(checkpoint["optimizer"])
+    except ValueError as error:
+        message = f"checkpoint {path} does not fit this optimizer ({error}); resume with the same kind of optimizer"
+        raise InputError(message) from error
+    state.scheduler.load_state_dict(checkpoint["scheduler"])
+    if state.scaler.is_enabled() and checkpoint["scaler"]:
+        state.scaler.load_state_dict(checkpoint["scaler"])
+    state.history = type(state.history)(**checkpoint["history"])
+    state.step, state.epoch, state.batch = checkpoint["step"], checkpoint["epoch"], checkpoint["batch"]
+    state.bad_evals, state.best_weights = checkpoint["bad_evals"], checkpoint["best_weights"]
+    if rank >= len(checkpoint["rng"]):
+        warnings.warn(
+            f"{path} was written by fewer processes: random state not restored, resume not exact", stacklevel=3
+        )
+        return None
+    state.epoch_rng = checkpoint["epoch_rng"][rank]
+    return checkpoint["rng"][rank]

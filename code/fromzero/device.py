@@ -1,4 +1,4 @@
-"""Pick the device the book's code runs on, and say which.
+"""Pick the device the book's code runs on, say which, and compute in mixed precision where it pays.
 
 Every notebook calls :func:`pick_device` once, so the same cell runs on a laptop CPU, an Apple
 GPU (MPS) or an NVIDIA GPU (CUDA) without edits.
@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 
 import torch
 
 from fromzero.errors import InputError
+
+MIXED_PRECISION = ("auto", "bf16", "fp16", "no")
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
@@ -130,3 +132,32 @@ def require_memory(needed: int, what: str, device: torch.device) -> None:
     if needed > free:
         raise InputError(f"{what} would take at least {human_bytes(needed)}, more than the {human_bytes(free)} "
                          f"of memory free on {device.type}: choose smaller sizes")
+
+
+def autocast_dtype(mixed_precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype ``torch.autocast`` computes in, or None for full precision.
+
+    bf16 has float32's range, so it trains without loss scaling; fp16 does not, so :func:`fit`
+    pairs it with a GradScaler. CPUs and Apple GPUs gain little from autocast, so "auto" turns it
+    off there, and an explicit "bf16" or "fp16" needs a CUDA GPU. "auto" picks bf16 only where the GPU
+    computes in it natively (:func:`has_native_bf16`), fp16 with loss scaling elsewhere.
+    """
+    if mixed_precision not in MIXED_PRECISION:
+        raise InputError(f"unknown mixed_precision {mixed_precision!r}: choose one of {', '.join(MIXED_PRECISION)}")
+    if mixed_precision == "no" or (mixed_precision == "auto" and device.type != "cuda"):
+        return None
+    if device.type != "cuda":
+        raise InputError(f"mixed_precision={mixed_precision!r} needs a CUDA GPU, but training runs on {device}")
+    if mixed_precision == "fp16":
+        return torch.float16
+    if has_native_bf16(device):
+        return torch.bfloat16
+    if mixed_precision == "bf16":
+        raise InputError("this GPU has no native bf16 (compute capability below 8.0): use mixed_precision='fp16' or "
+                         "'auto'")
+    return torch.float16
+
+
+def autocast_context(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:
+    """Mixed precision in ``dtype`` on ``device`` for the block it wraps; nothing at all when ``dtype`` is None."""
+    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()

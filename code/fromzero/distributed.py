@@ -4,6 +4,16 @@
 LOCAL_RANK; a plain ``python`` run or a notebook has none of them and is a group of one, for which every
 function here does nothing. :func:`fromzero.train.fit` uses them to train through ``DistributedDataParallel``;
 the commands use :func:`is_main_process` and :func:`from_main_process` so that one process reports and writes.
+
+Training on several GPUs
+    Launch the same script with ``torchrun --nproc_per_node N script.py``. :func:`fromzero.train.fit` starts the
+    process group (NCCL on CUDA, Gloo on the CPU) unless the script did, gives each process its
+    GPU, wraps the model in ``DistributedDataParallel``, and expects the training data as a
+    ``Dataset`` or a loader from :func:`fromzero.batches.make_loader`, so that every process reads its own shard.
+    ``batch_size`` is per process: a step sees N × batch_size × grad_accum_steps examples. Logged
+    losses and evaluation metrics are averaged over the processes, only process 0 shows a progress
+    bar and writes checkpoints (every process reads them to resume, so ``checkpoint_dir`` must be
+    on a disk they all see), and the caller's model, never the wrapper, holds the trained weights.
 """
 
 from __future__ import annotations

@@ -15,75 +15,37 @@ A chapter brings three things:
 
 The loop does the rest: device placement, mixed precision on CUDA, gradient accumulation and
 clipping, a learning-rate schedule with warm-up, evaluation with early stopping, a progress bar,
-checkpoints that resume exactly (their files: :mod:`fromzero.checkpoint`), and several GPUs through
-``torchrun`` (the process group: :mod:`fromzero.distributed`).
-
-Exact resume
-    A run interrupted by a crash, by ``max_steps`` or by Ctrl-C, and started again with the same
-    config and ``checkpoint_dir``, ends with bit-identical weights on the CPU (on a GPU, only as
-    identical as its kernels are deterministic). A checkpoint holds the model, optimizer,
-    scheduler and GradScaler, the random states of Python, NumPy and PyTorch, and the position in
-    the data: the epoch and how many of its batches were used. To resume, the loop restores the
-    random state that epoch started with, so the epoch gets the same batch order, skips the used
-    batches, then restores the random state of the checkpoint (dropout goes on as before). The one
-    thing asked of the caller: for a given epoch and random state, the data must come in the same
-    order. A ``Dataset``, a loader from :func:`make_loader`, any ``DataLoader`` (shuffled or not)
-    and a list all qualify, even when reading a batch draws random numbers (a collate function
-    that masks tokens at random); a generator that keeps its own state from one epoch to the next
-    does not. Skipping re-reads the used batches, which costs their loading time, not their training.
-
-Several GPUs
-    Launch the same script with ``torchrun --nproc_per_node N script.py``. :func:`fit` starts the
-    process group (NCCL on CUDA, Gloo on the CPU) unless the script did, gives each process its
-    GPU, wraps the model in ``DistributedDataParallel``, and expects the training data as a
-    ``Dataset`` or a loader from :func:`make_loader`, so that every process reads its own shard.
-    ``batch_size`` is per process: a step sees N × batch_size × grad_accum_steps examples. Logged
-    losses and evaluation metrics are averaged over the processes, only process 0 shows a progress
-    bar and writes checkpoints (every process reads them to resume, so ``checkpoint_dir`` must be
-    on a disk they all see), and the caller's model, never the wrapper, holds the trained weights.
+checkpoints that resume exactly (what they hold and why the resume is exact: :mod:`fromzero.checkpoint`),
+and several GPUs through ``torchrun`` (how: :mod:`fromzero.distributed`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field
+from contextlib import nullcontext
+from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from fromzero.checkpoint import (
-    load_weights,
-    read_newest,
-    rng_state,
-    set_rng_state,
-    write_checkpoint,
-)
-from fromzero.device import has_native_bf16
-from fromzero.distributed import gather, latest, mean_over_processes, rank_and_world, setup_distributed, wrap
+from fromzero.batches import THROUGHPUT_UNITS, batches_in, count_units, eval_loader, to_device, train_loader
+from fromzero.checkpoint import TrainingState, resume_training_state, rng_state, save_training_state, set_rng_state
+from fromzero.device import MIXED_PRECISION, autocast_context, autocast_dtype
+from fromzero.distributed import latest, mean_over_processes, setup_distributed, wrap
 from fromzero.errors import InputError
-from fromzero.muon import Muon, hidden_matrices
+from fromzero.history import History
+from fromzero.optimizers import OPTIMIZERS, SCHEDULES, lr_multiplier, make_optimizer
 
-if TYPE_CHECKING:
-    import pandas as pd
-
-OPTIMIZERS = ("adamw", "adam", "sgd", "muon")
-SCHEDULES = ("linear", "cosine", "constant")
-MIXED_PRECISION = ("auto", "bf16", "fp16", "no")
 MONITOR_MODES = ("min", "max")
-THROUGHPUT_UNITS = ("examples", "tokens")
 
 LossFn = Callable[[nn.Module, Any], torch.Tensor]
 MetricsFn = Callable[[nn.Module, Any, torch.device], Mapping[str, float]]
@@ -116,8 +78,10 @@ class TrainConfig:
     schedule: str = "linear"  # "linear", "cosine" or "constant"
     # "auto": bf16 on a CUDA GPU that has it, else fp16 with a GradScaler; off on CPU and MPS.
     mixed_precision: str = "auto"  # or "bf16", "fp16", "no"
-    # Evaluation (at the end of every epoch and of training, and every eval_every steps) and early stopping.
+    # Evaluation (at the end of every epoch and of training, and every eval_every steps or eval_every_seconds
+    # seconds) and early stopping.
     eval_every: int | None = None
+    eval_every_seconds: float | None = None  # or by the clock: a time-limited run does not know its step count
     early_stopping_patience: int | None = None  # stop after this many evaluations without improvement
     monitor: str = "eval_loss"
     monitor_mode: str = "min"  # "min" for losses, "max" for accuracies
@@ -125,6 +89,7 @@ class TrainConfig:
     # Checkpoints.
     checkpoint_dir: str | None = None
     checkpoint_every: int | None = None  # steps; a checkpoint is also written when training ends
+    checkpoint_every_seconds: float | None = None
     keep_checkpoints: int | None = None  # keep only the newest few; None keeps all
     resume: bool = True  # continue from the newest checkpoint in checkpoint_dir, if there is one
     # Everything else.
@@ -153,14 +118,12 @@ def _validate(config: TrainConfig) -> None:
     for name in ("lr", "muon_lr"):
         if getattr(config, name) <= 0:
             fail(name, "positive")
-    if config.weight_decay < 0:
-        fail("weight_decay", "0 or more")
-    if config.warmup_steps < 0:
-        fail("warmup_steps", "0 or more")
-    if config.max_grad_norm is not None and config.max_grad_norm <= 0:
-        fail("max_grad_norm", "None or positive")
-    if config.max_seconds is not None and config.max_seconds <= 0:
-        fail("max_seconds", "None or positive")
+    for name in ("weight_decay", "warmup_steps"):
+        if getattr(config, name) < 0:
+            fail(name, "0 or more")
+    for name in ("max_grad_norm", "max_seconds", "eval_every_seconds", "checkpoint_every_seconds"):
+        if getattr(config, name) is not None and getattr(config, name) <= 0:
+            fail(name, "None or positive")
     for name, choices in (
         ("optimizer", OPTIMIZERS),
         ("schedule", SCHEDULES),
@@ -170,61 +133,11 @@ def _validate(config: TrainConfig) -> None:
     ):
         if getattr(config, name) not in choices:
             fail(name, "one of " + ", ".join(repr(choice) for choice in choices))
-    if config.checkpoint_every is not None and config.checkpoint_dir is None:
-        fail("checkpoint_dir", "set when checkpoint_every is")
+    for name in ("checkpoint_every", "checkpoint_every_seconds"):
+        if getattr(config, name) is not None and config.checkpoint_dir is None:
+            fail("checkpoint_dir", f"set when {name} is")
     if config.schedule_to_deadline and config.max_seconds is None:
         fail("max_seconds", "set when schedule_to_deadline is")
-
-
-@dataclass
-class History:
-    """What :func:`fit` measured, as plain lists: plotting is one line, e.g.
-    ``plt.plot(history.steps, history.train_loss)``.
-
-    Per optimizer step: ``steps`` (1, 2, ...), ``epoch``, ``train_loss`` (mean over the step's
-    batches and processes), ``lr`` (the rate that step used) and ``throughput`` (``unit`` per
-    second, all processes together). Per evaluation: one dict in ``evals`` with ``step``,
-    ``epoch``, ``eval_loss`` and what ``metrics_fn`` returned. ``best_metric`` and ``best_step``
-    follow ``monitor``; ``seconds`` is the training time, summed over resumed runs.
-    """
-
-    steps: list[int] = field(default_factory=list)
-    epoch: list[int] = field(default_factory=list)
-    train_loss: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    throughput: list[float] = field(default_factory=list)
-    evals: list[dict[str, float]] = field(default_factory=list)
-    unit: str = "examples"
-    monitor: str = "eval_loss"
-    best_metric: float | None = None
-    best_step: int | None = None
-    stopped_early: bool = False
-    seconds: float = 0.0
-
-    def to_dataframe(self) -> pd.DataFrame:
-        """One row per optimizer step: step, epoch, train_loss, lr, throughput."""
-        import pandas as pd
-
-        columns = {"step": self.steps, "epoch": self.epoch, "train_loss": self.train_loss}
-        return pd.DataFrame({**columns, "lr": self.lr, "throughput": self.throughput})
-
-    def evals_dataframe(self) -> pd.DataFrame:
-        """One row per evaluation: step, epoch, eval_loss and the metrics."""
-        import pandas as pd
-
-        return pd.DataFrame(self.evals)
-
-    def to_json_lines(self) -> str:
-        """One JSON object per optimizer step (``"kind": "step"``) and per evaluation (``"kind": "eval"``), in step
-        order: what :data:`METRICS_FILE` holds, so that ``pandas.read_json(path, lines=True)`` plots a run."""
-        rows: list[dict[str, Any]] = [
-            {"kind": "step", "step": step, "epoch": epoch, "train_loss": loss, "lr": lr, "throughput": speed}
-            for step, epoch, loss, lr, speed in zip(self.steps, self.epoch, self.train_loss, self.lr, self.throughput,
-                                                    strict=True)
-        ]
-        rows += [{"kind": "eval", **evaluation} for evaluation in self.evals]
-        rows.sort(key=lambda row: (row["step"], row["kind"] == "eval"))
-        return "".join(json.dumps(row) + "\n" for row in rows)
 
 
 def seed_everything(seed: int) -> None:
@@ -232,188 +145,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def to_device(batch: Any, device: torch.device | str) -> Any:
-    """Move every tensor inside ``batch`` (tuples, lists, dicts, nested) to ``device``.
-
-    Containers keep their type where they can be rebuilt from their items, so a named tuple stays
-    one and a Hugging Face ``BatchEncoding`` keeps its attribute access; anything that is not a
-    tensor or a container (a string, an int) is returned as it is.
-    """
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device)
-    if isinstance(batch, Mapping):
-        moved = {key: to_device(value, device) for key, value in batch.items()}
-        try:
-            return type(batch)(moved)
-        except TypeError:  # a mapping type that cannot be built from a dict, e.g. a defaultdict
-            return moved
-    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
-        return type(batch)(*(to_device(value, device) for value in batch))
-    if isinstance(batch, list | tuple):
-        return type(batch)(to_device(value, device) for value in batch)
-    return batch
-
-
-def count_units(batch: Any, unit: str = "examples") -> int:
-    """How much work a batch is, for the throughput figure.
-
-    Examples are the first dimension of the batch's first tensor. Tokens are the ones of the
-    attention mask when the batch is a dict that has one (padding is not work), else every element
-    of the first tensor, which counts batch × length for the ``(x, y)`` batches of a language model.
-    """
-    if unit == "tokens" and isinstance(batch, Mapping) and "attention_mask" in batch:
-        return int(batch["attention_mask"].sum())
-    first = _first_tensor(batch)
-    if first is None:
-        return 0
-    if unit == "tokens":
-        return first.numel()
-    return first.shape[0] if first.ndim else 1
-
-
-def _first_tensor(batch: Any) -> torch.Tensor | None:
-    if isinstance(batch, torch.Tensor):
-        return batch
-    items = batch.values() if isinstance(batch, Mapping) else batch if isinstance(batch, list | tuple) else ()
-    for item in items:
-        found = _first_tensor(item)
-        if found is not None:
-            return found
-    return None
-
-
-def make_loader(
-    dataset: Dataset,
-    batch_size: int,
-    *,
-    shuffle: bool = True,
-    seed: int = 0,
-    collate_fn: Callable[[list[Any]], Any] | None = None,
-    drop_last: bool = False,
-    num_workers: int = 0,
-) -> DataLoader:
-    """A ``DataLoader`` whose order depends only on ``seed`` and the epoch, sharded under DDP.
-
-    It samples with a ``DistributedSampler`` even in one process (as shard 0 of 1): :func:`fit`
-    calls its ``set_epoch(epoch)``, so every epoch is shuffled anew from ``seed + epoch`` and can be
-    replayed on resume. The same sampler shards the data under ``torchrun``, and interleaves the
-    shards so that N processes with ``batch_size`` B/N see, step for step, the same B examples as
-    one process with ``batch_size`` B (when N divides the dataset's size; otherwise the sampler
-    repeats a few examples to give every process the same number of batches).
-    """
-    rank, world = rank_and_world()
-    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=shuffle, seed=seed)
-    return DataLoader(
-        dataset,
-        batch_size=batch_size,
-        sampler=sampler,
-        collate_fn=collate_fn,
-        drop_last=drop_last,
-        num_workers=num_workers,
-    )
-
-
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """The optimizer ``config.optimizer`` names, with weight decay on matrices only.
-
-    Decay pulls weights towards 0. For biases and LayerNorm gains that brings nothing, so, as in
-    nanoGPT and BERT, only parameters with two or more dimensions (weights, embeddings) decay.
-    ``"muon"`` trains the linear layers' weight matrices with :class:`fromzero.muon.Muon` at
-    ``config.muon_lr`` and everything else (embeddings, biases, norms) with AdamW at ``config.lr``.
-    """
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in trainable if p.ndim >= 2], "weight_decay": config.weight_decay},
-        {"params": [p for p in trainable if p.ndim < 2], "weight_decay": 0.0},
-    ]
-    groups = [group for group in groups if group["params"]]
-    if not groups:
-        raise InputError("the model has no trainable parameters")
-    if config.optimizer == "muon":
-        return _muon_with_adamw(groups, hidden_matrices(model), config)
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=config.lr)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr)
-    return torch.optim.AdamW(groups, lr=config.lr)
-
-
-def _muon_with_adamw(groups: list[dict[str, Any]], matrices: list[nn.Parameter], config: TrainConfig) -> Muon:
-    """Split each weight-decay group into its Muon ``matrices`` (at ``muon_lr``) and the rest (AdamW at ``lr``)."""
-    hidden = {id(p) for p in matrices}
-    split = []
-    for group in groups:
-        muon = [p for p in group["params"] if id(p) in hidden]
-        adamw = [p for p in group["params"] if id(p) not in hidden]
-        split.append({**group, "params": muon, "muon": True, "lr": config.muon_lr})
-        split.append({**group, "params": adamw, "muon": False, "lr": config.lr})
-    return Muon(group for group in split if group["params"])
-
-
-def lr_multiplier(
-    step: int,
-    *,
-    warmup_steps: int = 0,
-    total_steps: int | None = None,
-    schedule: str = "linear",
-    time_used: float = 0.0,
-) -> float:
-    """The factor applied to the base learning rate by update number ``step + 1``.
-
-    ``step`` counts the updates already done. During warm-up the factor rises in a straight line,
-    ``(step + 1) / warmup_steps``, so the very first update already moves the weights and update
-    number ``warmup_steps`` gets the full rate; warm-up keeps the first, noisy gradients of a fresh
-    model (and of Adam's fresh moment estimates) from throwing the weights far away. After it,
-    ``"constant"`` stays at 1, ``"linear"`` falls in a straight line and ``"cosine"`` along half a
-    cosine wave, both reaching 0 at ``total_steps``.
-
-    ``time_used`` is the share of a time limit already spent (``TrainConfig.schedule_to_deadline``):
-    the decay then follows whichever of the step count and the clock is further along, so that a
-    run ended by its deadline still ends with the rate at 0, however fast the machine turned out to be.
-    """
-    if schedule not in SCHEDULES:
-        raise InputError(f"unknown schedule {schedule!r}: choose one of {', '.join(SCHEDULES)}")
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    if schedule == "constant":
-        return 1.0
-    if total_steps is None:
-        raise InputError(f"the {schedule!r} schedule needs total_steps")
-    progress = min(1.0, max(time_used, (step - warmup_steps) / max(1, total_steps - warmup_steps)))
-    if schedule == "linear":
-        return 1.0 - progress
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def autocast_dtype(mixed_precision: str, device: torch.device) -> torch.dtype | None:
-    """The dtype ``torch.autocast`` computes in, or None for full precision.
-
-    bf16 has float32's range, so it trains without loss scaling; fp16 does not, so :func:`fit`
-    pairs it with a GradScaler. CPUs and Apple GPUs gain little from autocast, so "auto" turns it
-    off there, and an explicit "bf16" or "fp16" needs a CUDA GPU. "auto" picks bf16 only where the GPU
-    computes in it natively (:func:`~fromzero.device.has_native_bf16`), fp16 with loss scaling elsewhere.
-    """
-    if mixed_precision not in MIXED_PRECISION:
-        raise InputError(f"unknown mixed_precision {mixed_precision!r}: choose one of {', '.join(MIXED_PRECISION)}")
-    if mixed_precision == "no" or (mixed_precision == "auto" and device.type != "cuda"):
-        return None
-    if device.type != "cuda":
-        raise InputError(f"mixed_precision={mixed_precision!r} needs a CUDA GPU, but training runs on {device}")
-    if mixed_precision == "fp16":
-        return torch.float16
-    if has_native_bf16(device):
-        return torch.bfloat16
-    if mixed_precision == "bf16":
-        raise InputError("this GPU has no native bf16 (compute capability below 8.0): use mixed_precision='fp16' or "
-                         "'auto'")
-    return torch.float16
-
-
-def autocast_context(device: torch.device, dtype: torch.dtype | None) -> AbstractContextManager:
-    """Mixed precision in ``dtype`` on ``device`` for the block it wraps; nothing at all when ``dtype`` is None."""
-    return torch.autocast(device.type, dtype=dtype) if dtype is not None else nullcontext()
 
 
 @torch.no_grad()
@@ -451,23 +182,6 @@ def evaluate(
     return metrics
 
 
-@dataclass
-class _State:
-    """What a checkpoint holds: the objects being trained, and where the loop is."""
-
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    scheduler: LambdaLR
-    scaler: torch.amp.GradScaler
-    history: History
-    step: int = 0  # optimizer updates done
-    epoch: int = 0  # the epoch under way (0-based)
-    batch: int = 0  # batches of that epoch already used
-    bad_evals: int = 0  # evaluations since the monitored metric last improved
-    best_weights: dict[str, torch.Tensor] | None = None  # kept for restore_best
-    epoch_rng: dict[str, Any] | None = None  # the random state this epoch started with
-
-
 def fit(
     model: nn.Module,
     train_data: Iterable[Any] | Dataset,
@@ -495,9 +209,9 @@ def fit(
     device, rank, world = setup_distributed(config.device)
     model.to(device).train()
     wrapped = wrap(model, device) if world > 1 else model
-    loader = _train_loader(train_data, config, world)
-    eval_loader = _eval_loader(eval_data, config)
-    total_steps = _total_steps(config, _length(loader))
+    loader = train_loader(train_data, config.batch_size, config.seed, world)
+    evaluation_batches = eval_loader(eval_data, config.batch_size)
+    total_steps = _total_steps(config, batches_in(loader))
     if total_steps is None and config.schedule != "constant":
         raise InputError(f"the {config.schedule!r} schedule needs a length: set max_steps, or give data with a len()")
     optimizer = optimizer if optimizer is not None else make_optimizer(model, config)
@@ -507,12 +221,16 @@ def fit(
     dtype = autocast_dtype(config.mixed_precision, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     history = History(unit=config.throughput, monitor=config.monitor)
-    state = _State(model, optimizer, LambdaLR(optimizer, schedule), scaler, history)
+    state = TrainingState(model, optimizer, LambdaLR(optimizer, schedule), scaler, history)
     seed_everything(config.seed + rank)  # a different dropout per process; DDP makes the weights equal
-    resume_rng = _resume(state, config, rank)
+    resume_rng = resume_training_state(state, config, rank)
     count = partial(count_units, unit=config.throughput)
     accum = config.grad_accum_steps
-    bar = tqdm(total=total_steps, initial=state.step, unit="step", disable=not config.progress or rank != 0)
+    clocked = any(value is not None for value in (config.max_seconds, config.eval_every_seconds,
+                                                   config.checkpoint_every_seconds))
+    last_eval = last_checkpoint = 0.0  # the clock at the last evaluation and checkpoint
+    bar_total = None if config.schedule_to_deadline else total_steps  # the clock, not a count, ends such a run
+    bar = tqdm(total=bar_total, initial=state.step, unit="step", disable=not config.progress or rank != 0)
     try:  # the bar is closed before an interruption's message is printed, not at exit after it
         started, seconds_before = time.perf_counter(), state.history.seconds
         done = state.history.stopped_early or (total_steps is not None and state.step >= total_steps)
@@ -539,24 +257,30 @@ def fit(
                 train_loss = _checked_mean_loss(loss_sum.item() / micro, state.step + 1, world, device)
                 lr = _update(state, config, micro)
                 now = time.perf_counter()
-                _record(state.history, state.step, epoch, train_loss, lr, units * world / max(now - tick, 1e-9))
+                state.history.add_step(state.step, epoch, train_loss, lr, units * world / max(now - tick, 1e-9))
                 micro, loss_sum, units, tick = 0, torch.zeros((), device=device), 0, now
                 if is_last:
                     state.epoch, state.batch, state.epoch_rng = epoch + 1, 0, None
                 done = (total_steps is not None and state.step >= total_steps) or state.epoch >= config.epochs
+                clock = latest(time.perf_counter() - started, world, device) if clocked else 0.0  # one for all
                 if config.max_seconds is not None:
-                    time_used = latest(time.perf_counter() - started, world, device) / config.max_seconds
-                    done = done or time_used >= 1
+                    done = done or clock >= config.max_seconds
                     if config.schedule_to_deadline:
-                        _follow_clock(state, schedule, time_used)
-                if eval_loader is not None and (is_last or done or _every(state.step, config.eval_every)):
-                    metrics = evaluate(model, eval_loader, loss_fn, device, metrics_fn=metrics_fn, dtype=dtype)
+                        _follow_clock(state, schedule, clock / config.max_seconds)
+                evaluating = _due(state.step, config.eval_every, clock - last_eval, config.eval_every_seconds)
+                if evaluation_batches is not None and (is_last or done or evaluating):
+                    last_eval = clock
+                    metrics = evaluate(model, evaluation_batches, loss_fn, device, metrics_fn=metrics_fn, dtype=dtype)
                     metrics = mean_over_processes(metrics, world, device)
                     done = _observe(state, config, epoch, metrics) or done
                     _show_evaluation(bar, state.step, metrics)
                 state.history.seconds = seconds_before + time.perf_counter() - started
-                if config.checkpoint_dir is not None and (done or _every(state.step, config.checkpoint_every)):
-                    _save_checkpoint(state, config, world, rank)
+                saving = done or _due(
+                    state.step, config.checkpoint_every, clock - last_checkpoint, config.checkpoint_every_seconds
+                )
+                if config.checkpoint_dir is not None and saving:
+                    last_checkpoint = clock
+                    save_training_state(state, config, world, rank)
                 _show_step(bar, state.history, force=done or _every(state.step, config.log_every))
                 if done:
                     break
@@ -567,38 +291,6 @@ def fit(
     if state.best_weights is not None:
         model.load_state_dict(state.best_weights)
     return state.history
-
-
-def _is_map_dataset(data: Any) -> bool:
-    return isinstance(data, Dataset) and not isinstance(data, IterableDataset)
-
-
-def _train_loader(train_data: Iterable[Any] | Dataset, config: TrainConfig, world: int) -> Iterable[Any]:
-    if _is_map_dataset(train_data):
-        train_data = make_loader(train_data, config.batch_size, shuffle=True, seed=config.seed)
-    sharded = isinstance(train_data, DataLoader) and isinstance(train_data.sampler, DistributedSampler)
-    if world > 1 and not sharded:
-        raise InputError(
-            "under torchrun every process must read its own shard of train_data: "
-            "pass a Dataset, or a loader from fromzero.train.make_loader()"
-        )
-    if _length(train_data) == 0:
-        raise InputError("train_data is empty")
-    return train_data
-
-
-def _eval_loader(eval_data: Iterable[Any] | Dataset | None, config: TrainConfig) -> Iterable[Any] | None:
-    # Not sharded: every process evaluates everything, so all of them take the same early-stopping decision.
-    if _is_map_dataset(eval_data):
-        return DataLoader(eval_data, batch_size=config.batch_size)
-    return eval_data
-
-
-def _length(data: Iterable[Any]) -> int | None:
-    try:
-        return len(data)  # type: ignore[arg-type]
-    except TypeError:  # a generator, an IterableDataset
-        return None
 
 
 def _total_steps(config: TrainConfig, batches_per_epoch: int | None) -> int | None:
@@ -616,7 +308,7 @@ def _with_last(iterable: Iterable[Any]) -> Iterator[tuple[Any, bool]]:
     the random numbers drawn while reading (a collate function that masks tokens at random) in the
     same order relative to dropout's on resume. A stream without a length must be read one batch ahead.
     """
-    length = _length(iterable)
+    length = batches_in(iterable)
     if length is not None:
         count = 0
         for count, item in enumerate(iterable, start=1):
@@ -635,7 +327,9 @@ def _with_last(iterable: Iterable[Any]) -> Iterator[tuple[Any, bool]]:
     yield current, True
 
 
-def _enter_epoch(loader: Iterable[Any], state: _State, resume_rng: dict[str, Any] | None) -> Iterator[tuple[Any, bool]]:
+def _enter_epoch(
+    loader: Iterable[Any], state: TrainingState, resume_rng: dict[str, Any] | None
+) -> Iterator[tuple[Any, bool]]:
     """Start epoch ``state.epoch``, or re-enter it on resume, and return its remaining batches.
 
     On resume, replaying the epoch from the random state it started with, skipping the batches
@@ -685,7 +379,12 @@ def _every(step: int, interval: int | None) -> bool:
     return interval is not None and step % interval == 0
 
 
-def _update(state: _State, config: TrainConfig, micro_batches: int) -> float:
+def _due(step: int, every_steps: int | None, seconds_since: float, every_seconds: float | None) -> bool:
+    """Whether a periodic task (evaluation, checkpoint) is due, by the step count or by the clock."""
+    return _every(step, every_steps) or (every_seconds is not None and seconds_since >= every_seconds)
+
+
+def _update(state: TrainingState, config: TrainConfig, micro_batches: int) -> float:
     """One optimizer update from the accumulated gradients; return the learning rate it used."""
     parameters = [p for p in state.model.parameters() if p.grad is not None]
     if micro_batches < config.grad_accum_steps:  # a short group at the end of an epoch: average over what it had
@@ -703,14 +402,6 @@ def _update(state: _State, config: TrainConfig, micro_batches: int) -> float:
     return lr
 
 
-def _record(history: History, step: int, epoch: int, loss: float, lr: float, throughput: float) -> None:
-    history.steps.append(step)
-    history.epoch.append(epoch)
-    history.train_loss.append(loss)
-    history.lr.append(lr)
-    history.throughput.append(throughput)
-
-
 def _show_step(bar: tqdm, history: History, *, force: bool) -> None:
     bar.update()
     if force and not bar.disable:
@@ -724,7 +415,7 @@ def _show_evaluation(bar: tqdm, step: int, metrics: dict[str, float]) -> None:
         bar.write(f"step {step}: " + ", ".join(f"{name} {value:.4g}" for name, value in metrics.items()))
 
 
-def _follow_clock(state: _State, schedule: Callable[..., float], time_used: float) -> None:
+def _follow_clock(state: TrainingState, schedule: Callable[..., float], time_used: float) -> None:
     """Give the next update the learning rates of the schedule at ``time_used`` of the time limit, if
     the clock is further along than the step count (``lr_multiplier`` takes the further of the two)."""
     multiplier = schedule(state.step, time_used=time_used)
@@ -732,7 +423,7 @@ def _follow_clock(state: _State, schedule: Callable[..., float], time_used: floa
         group["lr"] = base * multiplier
 
 
-def _observe(state: _State, config: TrainConfig, epoch: int, metrics: dict[str, float]) -> bool:
+def _observe(state: TrainingState, config: TrainConfig, epoch: int, metrics: dict[str, float]) -> bool:
     """Record an evaluation, follow the monitored metric, and say whether early stopping ends training."""
     history = state.history
     history.evals.append({"step": state.step, "epoch": epoch, **metrics})
@@ -750,56 +441,3 @@ def _observe(state: _State, config: TrainConfig, epoch: int, metrics: dict[str, 
         config.early_stopping_patience is not None and state.bad_evals >= config.early_stopping_patience
     )
     return history.stopped_early
-
-
-def _save_checkpoint(state: _State, config: TrainConfig, world: int, rank: int) -> None:
-    """Process 0 writes everything :func:`_resume` needs, with every process's random state."""
-    rng = rng_state()
-    rngs = gather((rng, state.epoch_rng or rng), world)  # every process has its own dropout
-    if rank != 0:
-        return
-    checkpoint = {
-        "step": state.step,
-        "epoch": state.epoch,
-        "batch": state.batch,
-        "bad_evals": state.bad_evals,
-        "model": state.model.state_dict(),
-        "optimizer": state.optimizer.state_dict(),
-        "scheduler": state.scheduler.state_dict(),
-        "scaler": state.scaler.state_dict(),
-        "best_weights": state.best_weights,
-        "rng": [current for current, _ in rngs],
-        "epoch_rng": [at_epoch_start for _, at_epoch_start in rngs],
-        "history": asdict(state.history),
-        "config": asdict(config),
-    }
-    write_checkpoint(Path(config.checkpoint_dir), checkpoint, state.history.to_json_lines(), config.keep_checkpoints)
-
-
-def _resume(state: _State, config: TrainConfig, rank: int) -> dict[str, Any] | None:
-    """Load the newest checkpoint into ``state``; return this process's random state to restore, if any."""
-    if config.checkpoint_dir is None or not config.resume:
-        return None
-    found = read_newest(Path(config.checkpoint_dir))
-    if found is None:
-        return None
-    path, checkpoint = found
-    load_weights(state.model, checkpoint, path)
-    try:
-        state.optimizer.load_state_dict(checkpoint["optimizer"])
-    except ValueError as error:
-        message = f"checkpoint {path} does not fit this optimizer ({error}); resume with the same kind of optimizer"
-        raise InputError(message) from error
-    state.scheduler.load_state_dict(checkpoint["scheduler"])
-    if state.scaler.is_enabled() and checkpoint["scaler"]:
-        state.scaler.load_state_dict(checkpoint["scaler"])
-    state.history = History(**checkpoint["history"])
-    state.step, state.epoch, state.batch = checkpoint["step"], checkpoint["epoch"], checkpoint["batch"]
-    state.bad_evals, state.best_weights = checkpoint["bad_evals"], checkpoint["best_weights"]
-    if rank >= len(checkpoint["rng"]):
-        warnings.warn(
-            f"{path} was written by fewer processes: random state not restored, resume not exact", stacklevel=3
-        )
-        return None
-    state.epoch_rng = checkpoint["epoch_rng"][rank]
-    return checkpoint["rng"][rank]

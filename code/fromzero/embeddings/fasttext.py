@@ -27,9 +27,10 @@ from torch import nn
 from fromzero.data.vocab import Vocabulary
 from fromzero.device import one_cpu_thread, pick_device, require_memory
 from fromzero.embeddings.options import EmbedOptions, WordVectors
-from fromzero.embeddings.word2vec import keep_probabilities
+from fromzero.embeddings.sampling import keep_probabilities
 from fromzero.errors import InputError
-from fromzero.train import History, TrainConfig, fit
+from fromzero.history import History
+from fromzero.train import TrainConfig, fit
 
 MIN_N, MAX_N = 3, 6  # n-gram lengths, the paper's (and fastText's) defaults
 BUCKETS = 2_000_000  # hash buckets, fastText's default

@@ -36,7 +36,8 @@ from fromzero.data.vocab import Vocabulary
 from fromzero.device import one_cpu_thread, pick_device, require_memory
 from fromzero.embeddings.options import EmbedOptions, WordVectors
 from fromzero.errors import InputError
-from fromzero.train import History, TrainConfig, fit
+from fromzero.history import History
+from fromzero.train import TrainConfig, fit
 
 X_MAX = 100.0  # counts at or above this get the full weight 1 (the paper's value)
 ALPHA = 0.75  # the exponent of the weighting function (the paper's value)

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from fromzero.batches import to_device
 from fromzero.errors import InputError
 from fromzero.finetune.collate import Features, PadCollator, encode_tagged, encode_texts
-from fromzero.train import to_device
 
 POOLINGS = ("mean", "cls")
 

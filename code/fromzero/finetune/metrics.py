@@ -10,7 +10,7 @@ gets most tags right. ``seqeval`` extracts the entities (in its default, conllev
 mode, an ``I-`` tag that follows no entity of its type starts a new one).
 
 :func:`entity_tallies` counts, per sentence, what entity-level F1 is made of, for the paired
-bootstrap intervals of :func:`fromzero.classify.f1_intervals`.
+bootstrap intervals of :func:`fromzero.significance.f1_intervals`.
 """
 
 from __future__ import annotations
@@ -74,7 +74,8 @@ def entity_tallies(
     predicted: Sequence[Sequence[str]],
     keep: Callable[[int, Entity], bool] | None = None,
 ) -> np.ndarray:
-    """Per sentence, ``(correct, predicted, gold)`` entity counts: what :func:`~fromzero.classify.f1_intervals` reads.
+    """Per sentence, ``(correct, predicted, gold)`` entity counts: what
+    :func:`fromzero.significance.f1_intervals` reads.
 
     ``correct`` counts the predicted entities whose type and both boundaries match a true entity,
     so the sums over all sentences give :func:`entity_scores`' micro precision, recall and F1.

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from fromzero.batches import make_loader, to_device
 from fromzero.device import pick_device
 from fromzero.errors import InputError
 from fromzero.finetune.checkpoints import load_classifier, load_tagger, resolve_checkpoint
@@ -38,7 +39,8 @@ from fromzero.finetune.inference import predict_labels, predict_tags
 from fromzero.finetune.lora import add_lora
 from fromzero.finetune.metrics import classification_scores, entity_scores
 from fromzero.finetune.options import FinetuneOptions
-from fromzero.train import History, TrainConfig, fit, make_loader, seed_everything, to_device
+from fromzero.history import History
+from fromzero.train import TrainConfig, fit, seed_everything
 
 Tagged = tuple[Sequence[str], Sequence[str]]
 

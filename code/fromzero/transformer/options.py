@@ -32,8 +32,8 @@ class PretrainOptions:
     eval_corpus: str | None = option(None, help="UTF-8 text file to evaluate on", metavar="PATH")
     max_steps: int | None = option(None, help="stop after this many optimizer steps", type=positive_int)
     max_minutes: float | None = option(None, type=minutes, help="time limit for the whole run, tokeniser training "
-                                       "and evaluation included: the number of steps is planned from a short timed "
-                                       "probe")
+                                       "and evaluation included: training stops at a deadline that leaves time for "
+                                       "the final score, and the learning rate decays to zero at it")
     epochs: int | None = option(None, type=positive_int, help="passes over the corpus (default: 1, or as many as "
                                 "--max-steps/--max-minutes allow)")
     seed: int = option(0, type=random_seed, help="random seed")
@@ -55,7 +55,8 @@ class PretrainOptions:
                                    help="learned: a trained vector per position; sinusoidal: fixed waves; rotary: "
                                    "queries and keys turned by their position inside attention, RoPE")
     warmup_steps: int | None = option(None, type=count, group=MODEL,
-                                      help="warm-up steps (default: 10%% of the steps, at most 200)")
+                                      help="warm-up steps (default: 10%% of the steps, at most 200; 200 in a run "
+                                      "limited by --max-minutes alone)")
     nsp: bool | None = option(None, action=argparse.BooleanOptionalAction, only="bert",
                               help="add next-sentence prediction to MLM, on pairs of segments as in BERT; --no-nsp "
                               "(the default): MLM only, on single contiguous spans, as in RoBERTa")

@@ -2,34 +2,24 @@
 
 The steps, each a function that notebooks can call on their own:
 
-1. read and check the corpus (:func:`read_corpus`), hold out its last 5 % when no evaluation
-   text is given (:func:`split_holdout`);
-2. train a tokeniser on the training text with Hugging Face ``tokenizers``: byte-level BPE for
-   GPT (:func:`train_byte_bpe`, lossless, so every character of the text is predicted), WordPiece
-   for BERT (:func:`train_wordpiece`);
-3. cut the token stream into training examples (:class:`TokenWindows`, :func:`bert_examples`);
-4. train with the book's loop, :func:`fromzero.train.fit`, for ``max_steps`` steps or as many as
-   fit in ``max_minutes`` (:func:`plan_steps`, from a short timed probe);
-5. score the held-out text in *bits per character* (:func:`gpt_scores`, :func:`bert_scores`).
-
-Bits per character (bpc) is the total negative log-likelihood of the evaluation text, in bits,
-divided by its number of characters. Per-token perplexity depends on the tokeniser (bigger tokens,
-fewer but harder predictions); per-character bits do not, so a GPT with any tokeniser can be
-compared with another, and with a file compressor (``gzip -9`` spends ``8 * bytes / characters``).
-BERT does not assign a probability to a whole text, so its analogue is the masked-token
-cross-entropy in bits divided by the characters those masked tokens cover: how many bits per
-character it needs to restore a hidden 15 % *given both sides*. It is not comparable with a GPT's.
+1. read and check the corpus (:func:`~fromzero.transformer.corpus.read_corpus`), hold out its last
+   5 % when no evaluation text is given (:func:`~fromzero.transformer.corpus.split_holdout`);
+2. train a tokeniser on the training text and cut the token stream into training examples
+   (:mod:`fromzero.transformer.examples`);
+3. train with the book's loop, :func:`fromzero.train.fit`, for ``max_steps`` steps, or until a
+   deadline that leaves time for the final score within ``max_minutes``: the learning rate then
+   follows the clock, warming up for the first steps and decaying to zero at the deadline;
+4. score the held-out text in bits per character (:mod:`fromzero.transformer.scoring`).
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,407 +28,35 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from fromzero.batches import count_units
 from fromzero.checkpoint import load_checkpoint, newest_checkpoint
-from fromzero.device import describe_device, require_memory
+from fromzero.device import autocast_dtype, describe_device, require_memory
 from fromzero.distributed import from_main_process, is_main_process, setup_distributed
 from fromzero.errors import InputError
 from fromzero.files import lock_folder, read_json, write_atomically
-from fromzero.train import History, TrainConfig, autocast_context, autocast_dtype, count_units, evaluate, fit
-from fromzero.transformer.bert import IGNORE_INDEX, BertConfig, TinyBERT, bert_pretraining_loss, mask_tokens
+from fromzero.history import History
+from fromzero.train import TrainConfig, evaluate, fit
+from fromzero.transformer.bert import BertConfig, TinyBERT, bert_pretraining_loss
 from fromzero.transformer.corpus import read_corpus, split_holdout
+from fromzero.transformer.examples import (
+    BertTokens,
+    MLMCollator,
+    TokenWindows,
+    bert_examples,
+    encode_stream,
+    encode_with_lengths,
+    hf_tokenizers,
+    train_byte_bpe,
+    train_wordpiece,
+)
 from fromzero.transformer.gpt import GPTConfig, TinyGPT, causal_lm_loss, count_parameters
 from fromzero.transformer.options import PretrainOptions
+from fromzero.transformer.scoring import bert_scores, gpt_scores, predicted_characters
 
-END_OF_TEXT = "<|endoftext|>"
-BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 UNLIMITED_EPOCHS = 1_000_000
-# A time-limited run plans this many times the steps that its probe says fit: the clock, not the count,
-# then ends training, and the schedule decays to zero at the deadline (TrainConfig.schedule_to_deadline)
-# even when the probe misjudged the machine's speed. A probe taken while another process held a core
-# timed steps twice as slow as they then ran (bench/README.md), so the count must not stop training first.
-CLOCK_HEADROOM = 2.0
+MAX_WARMUP_STEPS = 200  # warm-up: 10 % of the steps, at most this many (all of it in a time-limited run)
+EVALUATIONS = 5  # in-training evaluations (for the curve), evenly spaced in steps or in time
 MONITOR_BATCHES = 8  # evaluation batches used for the curve during training; the final score uses all
-
-
-# 2. Tokenisers -------------------------------------------------------------------------------------
-
-
-def _tokenizers() -> Any:
-    try:
-        import tokenizers
-    except ImportError:
-        raise InputError("pretraining needs Hugging Face 'tokenizers': pip install tokenizers") from None
-    return tokenizers
-
-
-def train_byte_bpe(lines: Iterable[str], vocab_size: int) -> Any:
-    """A byte-level BPE tokenizer (GPT-2's kind) with ``<|endoftext|>`` as id 0.
-
-    Byte-level means the base alphabet is the 256 byte values, so any text, in any script,
-    encodes without an unknown token and decodes back exactly.
-    """
-    tk = _tokenizers()
-    tokenizer = tk.Tokenizer(tk.models.BPE())
-    tokenizer.pre_tokenizer = tk.pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tokenizer.decoder = tk.decoders.ByteLevel()
-    trainer = tk.trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=[END_OF_TEXT],
-        initial_alphabet=tk.pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(lines, trainer)
-    return tokenizer
-
-
-def train_wordpiece(lines: Iterable[str], vocab_size: int) -> Any:
-    """An uncased WordPiece tokenizer (BERT's kind) with ``[PAD] [UNK] [CLS] [SEP] [MASK]`` as ids 0-4.
-
-    The trainer numbers pieces with tied counts in an order that varies from run to run (and where
-    ties fall at the vocabulary's cut-off it can even pick different pieces), which gives a model
-    different initial embeddings for the same text. Renumbering the pieces in sorted order after
-    the specials gives the same pieces the same ids on every run.
-    """
-    tk = _tokenizers()
-    tokenizer = tk.Tokenizer(tk.models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = tk.normalizers.BertNormalizer(lowercase=True)
-    tokenizer.pre_tokenizer = tk.pre_tokenizers.BertPreTokenizer()
-    tokenizer.decoder = tk.decoders.WordPiece()
-    trainer = tk.trainers.WordPieceTrainer(
-        vocab_size=vocab_size, special_tokens=list(BERT_SPECIALS), show_progress=False
-    )
-    tokenizer.train_from_iterator(lines, trainer)
-    pieces = list(BERT_SPECIALS) + sorted(set(tokenizer.get_vocab()) - set(BERT_SPECIALS))
-    tokenizer.model = tk.models.WordPiece({piece: i for i, piece in enumerate(pieces)}, unk_token="[UNK]")
-    return tokenizer
-
-
-def encode_stream(tokenizer: Any, text: str) -> np.ndarray:
-    """Token ids of the whole text, line by line (in parallel) and concatenated; newlines are kept.
-
-    With a byte-level tokenizer, ``tokenizer.decode(ids)`` gives ``text`` back exactly.
-    """
-    encodings = tokenizer.encode_batch(text.splitlines(keepends=True), add_special_tokens=False)
-    return np.fromiter((i for encoding in encodings for i in encoding.ids), dtype=np.int64)
-
-
-def encode_with_lengths(tokenizer: Any, text: str) -> tuple[np.ndarray, np.ndarray]:
-    """Token ids and, for each token, how many characters of ``text`` it covers (from the offsets)."""
-    encodings = tokenizer.encode_batch(text.splitlines(), add_special_tokens=False)
-    ids = np.fromiter((i for encoding in encodings for i in encoding.ids), dtype=np.int64)
-    lengths = np.fromiter((end - start for encoding in encodings for start, end in encoding.offsets), dtype=np.int64)
-    return ids, lengths
-
-
-# 3. Training examples ---------------------------------------------------------------------------------
-
-
-class TokenWindows(Dataset):
-    """Windows of a token stream for a causal LM: item ``i`` is ``(ids[s:s+T], ids[s+1:s+T+1])``, ``s = i*T``."""
-
-    def __init__(self, ids: np.ndarray | torch.Tensor, context_length: int) -> None:
-        self.ids = torch.as_tensor(ids, dtype=torch.long)
-        self.context_length = context_length
-        if len(self.ids) < 2:
-            raise InputError("the text has fewer than 2 tokens: nothing to learn from")
-
-    def __len__(self) -> int:
-        return max(1, (len(self.ids) - 1) // self.context_length)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        start = index * self.context_length
-        window = self.ids[start : start + self.context_length + 1]
-        return window[:-1], window[1:]
-
-
-@dataclass
-class BertTokens:
-    """The ids the MLM recipe needs to know about, read from a WordPiece tokenizer."""
-
-    pad: int
-    cls: int
-    sep: int
-    mask: int
-    vocab_size: int
-    specials: tuple[int, ...]
-
-    @classmethod
-    def from_tokenizer(cls, tokenizer: Any) -> BertTokens:
-        pad, unk, cls_id, sep, mask = (tokenizer.token_to_id(token) for token in BERT_SPECIALS)
-        return cls(pad, cls_id, sep, mask, tokenizer.get_vocab_size(), (pad, unk, cls_id, sep, mask))
-
-    def ordinary_ids(self) -> torch.Tensor:
-        """The ids a random replacement may draw: everything but the special tokens."""
-        keep = torch.ones(self.vocab_size, dtype=torch.bool)
-        keep[list(self.specials)] = False
-        return keep.nonzero().squeeze(1)
-
-
-def bert_examples(
-    ids: np.ndarray,
-    lengths: np.ndarray,
-    tokens: BertTokens,
-    max_len: int,
-    *,
-    nsp: bool,
-    seed: int = 0,
-) -> list[dict[str, torch.Tensor]]:
-    """Cut the stream into ``[CLS] A [SEP]`` examples, or ``[CLS] A [SEP] B [SEP]`` pairs for NSP.
-
-    Each example takes the next ``max_len - 2`` (or ``- 3``) tokens. For NSP the span is split at a
-    random point; half the time B is the true continuation (label 1), half the time a span of the
-    same length from elsewhere in the corpus (label 0), which stands in for BERT's "another document".
-    The choices are drawn once, from ``seed``, so the examples are the same in every epoch and run.
-    """
-    span = max_len - (3 if nsp else 2)
-    if span < 2:
-        raise InputError(f"max_len {max_len} leaves no room for text")
-    starts = list(range(0, max(1, len(ids) - span + 1), span))
-    rng = np.random.default_rng(seed)
-    examples = []
-    for number, start in enumerate(starts):
-        piece = slice(start, start + span)
-        if not nsp:
-            examples.append(_example([tokens.cls, *ids[piece], tokens.sep], [0, *lengths[piece], 0], None))
-            continue
-        size = min(span, len(ids) - start)
-        split = int(rng.integers(max(1, size // 4), max(2, 3 * size // 4) + 1))
-        first = slice(start, start + split)
-        second_start = start + split
-        is_next = len(starts) == 1 or rng.random() < 0.5
-        if not is_next:
-            other = int(rng.integers(len(starts) - 1))  # any span but this one
-            second_start = starts[other + (other >= number)]
-        second = slice(second_start, second_start + size - split)
-        example_ids = [tokens.cls, *ids[first], tokens.sep, *ids[second], tokens.sep]
-        example_lengths = [0, *lengths[first], 0, *lengths[second], 0]
-        segments = [0] * (len(ids[first]) + 2) + [1] * (len(ids[second]) + 1)
-        examples.append(_example(example_ids, example_lengths, segments, int(is_next)))
-    return examples
-
-
-def _example(
-    ids: Sequence[int], lengths: Sequence[int], segments: Sequence[int] | None, is_next: int | None = None
-) -> dict[str, torch.Tensor]:
-    example = {
-        "input_ids": torch.tensor(ids, dtype=torch.long),
-        "token_type_ids": torch.tensor(segments if segments is not None else [0] * len(ids), dtype=torch.long),
-        "char_lengths": torch.tensor(lengths, dtype=torch.long),
-    }
-    if is_next is not None:
-        example["next_sentence_label"] = torch.tensor(is_next)
-    return example
-
-
-@dataclass
-class MLMCollator:
-    """Pad a list of :func:`bert_examples` into a batch and mask it afresh (dynamic masking, as in RoBERTa).
-
-    Drawing new masks every time a batch is made shows the model different blanks in every
-    epoch. ``generator`` fixes them instead, which the evaluation batches need.
-    """
-
-    tokens: BertTokens
-    probability: float = 0.15
-    generator: torch.Generator | None = None
-    ordinary: torch.Tensor = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.ordinary = self.tokens.ordinary_ids()
-
-    def __call__(self, examples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
-        length = max(len(example["input_ids"]) for example in examples)
-
-        def pad(key: str, value: int) -> torch.Tensor:
-            return torch.stack(
-                [
-                    torch.nn.functional.pad(example[key], (0, length - len(example[key])), value=value)
-                    for example in examples
-                ]
-            )
-
-        input_ids = pad("input_ids", self.tokens.pad)
-        batch = {
-            "token_type_ids": pad("token_type_ids", 0),
-            "attention_mask": (input_ids != self.tokens.pad).long(),
-            "char_lengths": pad("char_lengths", 0),
-        }
-        batch["input_ids"], batch["labels"] = mask_tokens(
-            input_ids,
-            mask_id=self.tokens.mask,
-            ordinary_ids=self.ordinary,
-            special_ids=self.tokens.specials,
-            probability=self.probability,
-            generator=self.generator,
-        )
-        if "next_sentence_label" in examples[0]:
-            batch["next_sentence_label"] = torch.stack([example["next_sentence_label"] for example in examples])
-        return batch
-
-
-# 5. Scores ----------------------------------------------------------------------------------------------
-
-
-def scoring_windows(n_predictions: int, context: int, stride: int) -> list[tuple[int, int]]:
-    """``(start, first)`` for each window that scores a stream with ``n_predictions`` next-token predictions.
-
-    A window reads ``context`` tokens from ``start`` and predicts the ``context`` tokens after
-    them; only predictions from position ``first`` of the window on count, so that every token is
-    predicted exactly once. Windows advance by ``stride`` tokens: with ``stride == context`` they
-    do not overlap and the tokens early in each window are predicted from little context; a
-    smaller stride re-reads ``context - stride`` tokens so that every prediction after the first
-    window has at least that much context, at ``context / stride`` times the cost. The last window
-    ends exactly at the end of the stream.
-    """
-    if not 1 <= stride <= context:
-        raise InputError(f"the scoring stride must be between 1 and the context ({context}), got {stride}")
-    length = min(context, n_predictions)
-    windows, scored_up_to = [], 0
-    for start in [*range(0, n_predictions - length, stride), n_predictions - length]:
-        windows.append((start, scored_up_to - start))
-        scored_up_to = start + length
-    return windows
-
-
-def predicted_characters(tokenizer: Any, ids: np.ndarray, text: str) -> int:
-    """How many characters of ``text`` the tokens after the first cover: the denominator of :func:`gpt_scores`."""
-    return len(text) - len(tokenizer.decode([int(ids[0])]))
-
-
-@torch.no_grad()
-def gpt_scores(
-    model: TinyGPT,
-    ids: np.ndarray,
-    n_characters: int,
-    *,
-    batch_size: int = 32,
-    stride: int | None = None,
-) -> dict[str, float]:
-    """Loss (nats per token), perplexity and bits per character of a text given as token ids.
-
-    The first token has nothing before it to be predicted from, so it is not scored (as a bigram
-    model's first token is not): ``n_characters`` counts the characters of ``ids[1:]``, see
-    :func:`predicted_characters`. How each token is predicted: :func:`gpt_token_nats`.
-    """
-    nats = gpt_token_nats(model, ids, batch_size=batch_size, stride=stride)
-    return _scores(float(nats.sum()), len(nats), n_characters)
-
-
-@torch.no_grad()
-def gpt_token_nats(model: TinyGPT, ids: np.ndarray, *, batch_size: int = 32, stride: int | None = None) -> np.ndarray:
-    """The negative log-likelihood in nats of each of ``ids[1:]``, one entry per token.
-
-    The text is read in windows of the model's context that advance by ``stride`` tokens (the
-    whole context by default: consecutive windows), see :func:`scoring_windows`; every token after
-    the first is predicted exactly once, from the tokens before it in its window. No start token is
-    prepended: training never shows the model one. Per-token values let a caller total the bits of
-    each document, for intervals over documents.
-    """
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    stream = torch.as_tensor(ids, dtype=torch.long)
-    if len(stream) < 2:
-        raise InputError("the text to score has fewer than 2 tokens: nothing to predict")
-    context = model.config.context_length
-    length = min(context, len(stream) - 1)
-    windows = scoring_windows(len(stream) - 1, context, stride or context)
-    token_nats = torch.zeros(len(stream) - 1)
-    for first in range(0, len(windows), batch_size):
-        group = windows[first : first + batch_size]
-        window = torch.stack([stream[start : start + length + 1] for start, _ in group]).to(device)
-        with autocast_context(device, autocast_dtype("auto", device)):
-            logits = model(window[:, :-1])
-        nats = torch.nn.functional.cross_entropy(
-            logits.flatten(0, 1).float(), window[:, 1:].flatten(), reduction="none"
-        ).view(len(group), length)
-        for row, (start, skip) in enumerate(group):
-            token_nats[start + skip : start + length] = nats[row, skip:].cpu()
-    model.train(was_training)
-    return token_nats.numpy()
-
-
-@torch.no_grad()
-def mlm_predictions(model: TinyBERT, batches: Iterable[dict[str, torch.Tensor]]) -> dict[str, np.ndarray]:
-    """What the model predicted at every picked target of ``batches``, one entry per target, in order.
-
-    ``target`` (the original token), ``shown`` (what the input showed there: ``[MASK]``, the target
-    itself, or a random token), ``predicted`` (the top-ranked token), ``nats`` (the target's
-    cross-entropy) and ``characters`` (its length in characters); for batches of sentence pairs
-    with a model that has an NSP head, also ``nsp_predicted`` and ``nsp_label``, one per pair.
-    Keeping the targets apart lets a reader split the accuracy by what the input showed and
-    compare two models on the same targets (a paired bootstrap), which totals alone cannot do.
-    """
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    names = ("target", "shown", "predicted", "nats", "characters")
-    columns: dict[str, list[torch.Tensor]] = {name: [] for name in names}
-    nsp: dict[str, list[torch.Tensor]] = {"nsp_predicted": [], "nsp_label": []}
-    with torch.no_grad():
-        for batch in batches:
-            batch = {key: value.to(device) for key, value in batch.items()}
-            with autocast_context(device, autocast_dtype("auto", device)):
-                hidden = model(batch["input_ids"], batch["token_type_ids"], batch["attention_mask"])
-            picked = batch["labels"] != IGNORE_INDEX
-            logits = model.mlm_logits(hidden[picked]).float()  # (targets, vocab)
-            targets = batch["labels"][picked]
-            columns["target"].append(targets)
-            columns["shown"].append(batch["input_ids"][picked])
-            columns["predicted"].append(logits.argmax(-1))
-            columns["nats"].append(torch.nn.functional.cross_entropy(logits, targets, reduction="none"))
-            columns["characters"].append(batch["char_lengths"][picked])
-            if model.nsp_head is not None and "next_sentence_label" in batch:
-                nsp["nsp_predicted"].append(model.nsp_logits(hidden).argmax(-1))
-                nsp["nsp_label"].append(batch["next_sentence_label"])
-    model.train(was_training)
-    found = {name: values for name, values in {**columns, **nsp}.items() if values}
-    return {name: torch.cat(values).cpu().numpy() for name, values in found.items()}
-
-
-def bert_scores(
-    model: TinyBERT,
-    batches: Iterable[dict[str, torch.Tensor]],
-    *,
-    mask_id: int | None = None,
-    most_frequent: int | None = None,
-) -> dict[str, float]:
-    """MLM loss (nats per target), perplexity, bits per target character, accuracy (and NSP accuracy).
-
-    ``mlm_accuracy`` counts every target, including the tenth left unchanged, which the model only
-    has to copy. With ``mask_id``, ``mask_accuracy`` counts only the targets shown as ``[MASK]``,
-    where the context alone must give the answer; with ``most_frequent`` too (the training text's
-    most frequent token), ``most_frequent_accuracy`` is the baseline on those same targets: always
-    guessing that token.
-    """
-    found = mlm_predictions(model, batches)
-    if len(found.get("target", ())) == 0:  # no batch, or batches in which nothing was picked
-        raise InputError("the evaluation text is too short: no token was masked")
-    target, right = found["target"], found["predicted"] == found["target"]
-    scores = _scores(float(found["nats"].astype(np.float64).sum()), len(target), int(found["characters"].sum()))
-    scores["mlm_accuracy"] = float(right.mean())
-    at_mask = found["shown"] == mask_id if mask_id is not None else np.zeros_like(right)
-    if at_mask.any():
-        scores["mask_accuracy"] = float(right[at_mask].mean())
-        if most_frequent is not None:
-            scores["most_frequent_accuracy"] = float((target[at_mask] == most_frequent).mean())
-    if "nsp_label" in found:
-        scores["nsp_accuracy"] = float((found["nsp_predicted"] == found["nsp_label"]).mean())
-    return scores
-
-
-def _scores(nats: float, tokens: int, characters: int) -> dict[str, float]:
-    loss = nats / tokens
-    return {
-        "loss": loss,
-        "perplexity": math.exp(loss),
-        "bits_per_char": nats / math.log(2) / max(characters, 1),
-        "tokens": tokens,
-        "characters": characters,
-    }
-
-
-# 4. The run ----------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -509,7 +127,7 @@ def _prepare_gpt(options: PretrainOptions, train_text: str, eval_text: str, toke
 
 
 def _prepare_bert(options: PretrainOptions, train_text: str, eval_text: str, tokenizer: Any) -> Prepared:
-    from fromzero.train import make_loader
+    from fromzero.batches import make_loader
 
     tokens = BertTokens.from_tokenizer(tokenizer)
     train_ids, train_lengths = encode_with_lengths(tokenizer, train_text)
@@ -559,54 +177,11 @@ def steps_per_epoch(train_data: Any, batch_size: int) -> int:
     return len(train_data)
 
 
-def time_training_steps(prepared: Prepared, config: TrainConfig, steps: int = 12) -> float:
-    """Seconds per optimizer step, measured by training a throwaway copy of the model for a few steps.
-
-    The copy goes through the same loop as the real run (data loading, forward, backward, update),
-    so the figure includes the per-step overhead that dominates for very small models. The first
-    two steps (memory allocation, compilation) are left out; the median of the rest is returned:
-    on a shared machine a handful of steps can be off by a quarter either way.
-    """
-    probe = copy.deepcopy(prepared.model)
-    probe_config = replace(
-        config,
-        max_steps=steps,
-        epochs=UNLIMITED_EPOCHS,
-        eval_every=None,
-        checkpoint_dir=None,
-        checkpoint_every=None,
-        progress=False,
-        schedule="constant",
-        warmup_steps=0,
-    )
-    history = fit(probe, prepared.train_data, prepared.loss_fn, probe_config)
-    units = count_units(_sample_batch(prepared, config.batch_size), config.throughput)
-    seconds = [units / throughput for throughput in history.throughput[2:] or history.throughput]
-    return float(np.median(seconds))
-
-
 def time_scoring(model: nn.Module, prepared: Prepared, device: torch.device) -> float:
     """Seconds for one in-training evaluation (the monitor batches)."""
     started = time.perf_counter()
     evaluate(model.to(device), prepared.monitor_data, prepared.loss_fn, device, dtype=autocast_dtype("auto", device))
     return time.perf_counter() - started
-
-
-def plan_steps(
-    seconds_left: float,
-    step_seconds: float,
-    monitor_seconds: float,
-    final_seconds: float,
-    steps_per_epoch: int,
-    evaluations: int = 5,
-) -> int:
-    """How many steps fit in ``seconds_left``, keeping time for the evaluations and the final score.
-
-    The loop evaluates ``evaluations`` times plus at the end of every epoch, which on a small
-    corpus is a cost per step.
-    """
-    budget = seconds_left - final_seconds - evaluations * monitor_seconds
-    return max(1, int(budget / (step_seconds + monitor_seconds / steps_per_epoch)))
 
 
 def _final_score_seconds(monitor_seconds: float, prepared: Prepared) -> float:
@@ -641,10 +216,9 @@ def pretrain(
     so that the command line can count its own start-up, the import of torch included.
 
     ``out`` receives ``tokenizer.json``, ``model.json`` (kind and shape), ``run.json`` (the options
-    and the planned number of steps) and ``checkpoints/``. Running the same command again with the
-    same ``out`` resumes from the newest checkpoint and ends with exactly the weights an
-    uninterrupted run would have had (on the CPU): the tokenizer and the plan are read back
-    instead of being made again.
+    and its limits) and ``checkpoints/``. Running the same command again with the same ``out`` resumes
+    from the newest checkpoint, with the tokenizer read back instead of made again; a run limited by
+    steps then ends with exactly the weights an uninterrupted run would have had (on the CPU).
     """
     started = time.perf_counter() if started is None else started
     device, rank, world = setup_distributed(options.device)  # under torchrun: one process per device, through DDP
@@ -693,7 +267,7 @@ def _pretrain_in(
     """The run itself, in ``out``, which process 0 holds locked and alone writes to.
 
     Under ``torchrun`` process 0 decides what every process must share (the run being resumed, the
-    tokeniser, the plan) and passes it on: nothing is trusted to come out the same twice.
+    tokeniser, the deadline) and passes it on: nothing is trusted to come out the same twice.
     """
     main = is_main_process()
     previous = from_main_process(_previous_run(out, options) if main else None)
@@ -701,7 +275,7 @@ def _pretrain_in(
     if main:
         tokenizer = _read_tokenizer(out / "tokenizer.json") if previous else train_tokenizer(options, train_text)
     if world > 1:  # the others rebuild process 0's tokeniser from its JSON
-        tokenizer = _tokenizers().Tokenizer.from_str(from_main_process(tokenizer.to_str() if main else None))
+        tokenizer = hf_tokenizers().Tokenizer.from_str(from_main_process(tokenizer.to_str() if main else None))
     prepared = prepare(options, train_text, eval_text, tokenizer)
     model = prepared.model
     log(
@@ -730,36 +304,21 @@ def _pretrain_in(
         progress=options.progress,
         throughput="tokens",
     )
-    # One timed evaluation serves both the plan and the deadline (time-limited runs only).
-    monitor_seconds = None
-    if options.max_minutes is not None:
-        monitor_seconds = time_scoring(prepared.model, prepared, torch.device(config.device))
-    max_steps, epochs = _plan(options, previous, prepared, config, per_epoch, started, monitor_seconds)
-    deadline = _deadline(options, prepared, monitor_seconds, started)
-    max_steps, epochs, deadline = from_main_process((max_steps, epochs, deadline))
-    eval_every = max(1, max_steps // 5)
-    warmup = options.warmup_steps if options.warmup_steps is not None else min(200, max(1, max_steps // 10))
-    config = replace(
-        config,
-        epochs=epochs,
-        max_steps=max_steps,
-        warmup_steps=warmup,
-        eval_every=eval_every,
-        checkpoint_every=eval_every,
-        max_seconds=deadline,
-        schedule_to_deadline=deadline is not None,
-    )
+    max_steps, epochs = _step_limits(options, per_epoch)
+    deadline = from_main_process(_deadline(options, prepared, torch.device(config.device), started))
+    config = replace(config, epochs=epochs, max_steps=max_steps, **_cadence(options, max_steps, deadline))
     if main:
         out.mkdir(parents=True, exist_ok=True)
         write_atomically(out / "tokenizer.json", prepared.tokenizer.to_str())
         model_json = {"kind": options.kind, "config": model.config.to_dict()}
         write_atomically(out / "model.json", json.dumps(model_json, indent=2))
-        run = {"options": _comparable(options), "limits": _limits(options), "max_steps": max_steps, "epochs": epochs}
+        run = {"options": _comparable(options), "max_steps": max_steps, "max_seconds": deadline, "epochs": epochs}
         write_atomically(out / "run.json", json.dumps(run, indent=2))
-    limit = f"{max_steps:,} steps" if deadline is None else f"{deadline:.0f} seconds (at most {max_steps:,} steps)"
+    limits = [f"{max_steps:,} steps ({max_steps / per_epoch:.2f} epochs)"] if max_steps is not None else []
+    limits += [f"{deadline:.0f} seconds"] if deadline is not None else []
     log(
-        f"training: {limit} of {options.batch_size} x {options.context} tokens "
-        f"({max_steps / per_epoch:.2f} epochs at most), checkpoints in {out / 'checkpoints'}"
+        f"training: {' or '.join(limits)} of {options.batch_size} x {options.context} tokens, "
+        f"checkpoints in {out / 'checkpoints'}"
     )
     history = fit(model, prepared.train_data, prepared.loss_fn, config, eval_data=prepared.monitor_data)
     scores = prepared.score(model)
@@ -816,58 +375,43 @@ def _previous_run(out: Path, options: PretrainOptions) -> dict[str, Any] | None:
     return run
 
 
-def _plan(
-    options: PretrainOptions,
-    previous: dict[str, Any] | None,
-    prepared: Prepared,
-    config: TrainConfig,
-    per_epoch: int,
-    started: float,
-    monitor_seconds: float | None,
-) -> tuple[int, int]:
-    """``(max_steps, epochs)``: from the options, from the run being resumed, or from a timed probe.
-
-    ``monitor_seconds`` (set when ``options.max_minutes`` is) is the time of one in-training evaluation.
-    """
-    if previous is not None and previous["limits"] == _limits(options):
-        return previous["max_steps"], previous["epochs"]
-    if options.max_minutes is None:
-        epochs = options.epochs or (1 if options.max_steps is None else UNLIMITED_EPOCHS)
-        steps = epochs * per_epoch if options.max_steps is None else min(options.max_steps, epochs * per_epoch)
-        return steps, epochs
-    epochs = options.epochs or UNLIMITED_EPOCHS
-    step_seconds = time_training_steps(prepared, config)
-    final_seconds = _final_score_seconds(monitor_seconds, prepared)
-    seconds_left = options.max_minutes * 60 - (time.perf_counter() - started)
-    steps = int(CLOCK_HEADROOM * plan_steps(seconds_left, step_seconds, monitor_seconds, final_seconds, per_epoch))
-    steps = min(steps, epochs * per_epoch)
-    if options.max_steps is not None:
-        steps = min(steps, options.max_steps)
+def _step_limits(options: PretrainOptions, per_epoch: int) -> tuple[int | None, int]:
+    """``(max_steps, epochs)``: one epoch by default; as many as the steps or the clock allow when either is set."""
+    epochs = options.epochs or (1 if options.max_steps is None and options.max_minutes is None else UNLIMITED_EPOCHS)
+    if options.max_steps is None and options.max_minutes is not None:
+        return None, epochs  # the deadline ends training
+    steps = epochs * per_epoch if options.max_steps is None else min(options.max_steps, epochs * per_epoch)
     return steps, epochs
 
 
-def _deadline(
-    options: PretrainOptions, prepared: Prepared, monitor_seconds: float | None, started: float
-) -> float | None:
+def _deadline(options: PretrainOptions, prepared: Prepared, device: torch.device, started: float) -> float | None:
     """Seconds that training may take so that the whole run, final score included, ends within ``max_minutes``.
 
-    The plan counts steps from a probe, with headroom; this deadline is what normally ends training,
-    and the learning rate reaches zero at it.
+    The final score's time is estimated from one timed in-training evaluation.
     """
-    if options.max_minutes is None or monitor_seconds is None:
+    if options.max_minutes is None:
         return None
+    final_seconds = _final_score_seconds(time_scoring(prepared.model, prepared, device), prepared)
     seconds_left = options.max_minutes * 60 - (time.perf_counter() - started)
-    return max(1.0, seconds_left - _final_score_seconds(monitor_seconds, prepared))
+    return max(1.0, seconds_left - final_seconds)
 
 
-def _limits(options: PretrainOptions) -> dict[str, Any]:
-    return {"max_steps": options.max_steps, "max_minutes": options.max_minutes, "epochs": options.epochs}
+def _cadence(options: PretrainOptions, max_steps: int | None, deadline: float | None) -> dict[str, Any]:
+    """Warm-up, evaluations and checkpoints: by steps when the step count is known, else by the clock.
 
-
-def _sample_batch(prepared: Prepared, batch_size: int) -> Any:
-    if isinstance(prepared.train_data, Dataset):
-        return _stack([prepared.train_data[i] for i in range(min(batch_size, len(prepared.train_data)))])
-    return next(iter(prepared.train_data))
+    With a deadline the learning rate follows the clock (``TrainConfig.schedule_to_deadline``): its cosine
+    decay reaches zero when time runs out, however many steps the machine managed by then.
+    """
+    warmup = MAX_WARMUP_STEPS if max_steps is None else min(MAX_WARMUP_STEPS, max(1, max_steps // 10))
+    cadence: dict[str, Any] = {
+        "warmup_steps": options.warmup_steps if options.warmup_steps is not None else warmup,
+        "max_seconds": deadline,
+        "schedule_to_deadline": deadline is not None,
+    }
+    if max_steps is not None:
+        every = max(1, max_steps // EVALUATIONS)
+        return {**cadence, "eval_every": every, "checkpoint_every": every}
+    return {**cadence, "eval_every_seconds": deadline / EVALUATIONS, "checkpoint_every_seconds": deadline / EVALUATIONS}
 
 
 def load_pretrained(directory: str | Path) -> tuple[nn.Module, Any]:
@@ -892,6 +436,6 @@ def load_pretrained(directory: str | Path) -> tuple[nn.Module, Any]:
 def _read_tokenizer(path: Path) -> Any:
     """The tokenizer saved in ``path``; a cut-short or foreign file is an InputError naming it."""
     try:
-        return _tokenizers().Tokenizer.from_file(str(path))
+        return hf_tokenizers().Tokenizer.from_file(str(path))
     except Exception as error:  # tokenizers raises its own Exception subclass for every parse failure
         raise InputError(f"{path}: not a tokenizer file ({str(error).splitlines()[0]})") from None
