@@ -250,6 +250,12 @@ def gated(source: str, name: str) -> re.Match | None:
                      source, re.MULTILINE)
 
 
+def nothing_after(source: str, end: re.Match | None, page: Page) -> None:
+    """Refuse text after a ``{solution-end}`` fence in its cell: it would be hidden, or left out, with the solution."""
+    if end is not None and source[end.end():].strip():
+        raise MystError(f"{page.docname}: text after {{solution-end}} would be hidden with the solution")
+
+
 def shown_in_colab(output: dict) -> bool:
     """Whether an output means something in Colab: not a glued value, not a widget of a finished kernel."""
     data = output.get("data", {})
@@ -279,8 +285,7 @@ def convert_notebook(executed: dict, page: Page, book: Book) -> dict:
         if in_solution:
             end = gated(cell.source, "solution-end") if cell.cell_type == "markdown" else None
             in_solution = end is None
-            if end is not None and cell.source[end.end():].strip():
-                raise MystError(f"{page.docname}: text after {{solution-end}} would be left out with the solution")
+            nothing_after(cell.source, end, page)
             continue
         if cell.cell_type == "code":
             cell.outputs = [] if "remove-output" in tags else [
@@ -298,8 +303,7 @@ def convert_notebook(executed: dict, page: Page, book: Book) -> dict:
                 cells.append(nbformat.v4.new_markdown_cell(convert_text(before, page, book)))
             end = gated(source[start.end():], "solution-end")
             in_solution = end is None
-            if end is not None and source[start.end() + end.end():].strip():
-                raise MystError(f"{page.docname}: text after {{solution-end}} would be left out with the solution")
+            nothing_after(source[start.end():], end, page)
             continue
         if start:
             before = source[:start.start()]
@@ -313,9 +317,8 @@ def convert_notebook(executed: dict, page: Page, book: Book) -> dict:
             cells.append(heading)
             source = source[start.end():]
         end = gated(source, "solution-end")
+        nothing_after(source, end, page)
         if end:
-            if source[end.end():].strip():
-                raise MystError(f"{page.docname}: text after {{solution-end}} would be hidden with the solution")
             source = source[:end.start()]
         if source.strip():
             cell.source = convert_text(source, page, book)

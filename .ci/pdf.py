@@ -13,22 +13,16 @@ chapter starts on a new page and gets an entry in the PDF's outline, under its p
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
-import shutil
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+from chromium import CHROMIUM_FLAGS, chromium_path, served
 from execute import add_build_dir, toc_parts
 from playwright.sync_api import Page, sync_playwright
 from pypdf import PdfReader, PdfWriter
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 # Solutions open, the launch buttons and the page's own navigation left out, long code lines wrapped instead of
 # cut at the margin, a chapter's sections kept whole where they fit: the PDF is read on paper.
@@ -58,22 +52,6 @@ TYPESET = "() => document.querySelectorAll('mjx-container').length >= document.q
 MATHJAX_SECONDS = 120
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        """The printed pages are what matters; a line per request would bury the script's report."""
-
-
-@contextmanager
-def _served(folder: Path) -> Iterator[str]:
-    """The built HTML on a free loopback port (MathJax and plotly load their scripts as on the web)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=folder))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-
-
 def _print_page(page: Page, url: str, path: Path) -> str:
     """Print one page of the book to ``path``; return its title for the outline."""
     page.goto(url, wait_until="networkidle")
@@ -88,11 +66,11 @@ def _print_page(page: Page, url: str, path: Path) -> str:
 
 def build_pdf(html: Path, output: Path) -> tuple[int, int]:
     """Print every page of ``html`` into one PDF at ``output``; return its pages and bytes."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    chromium = chromium_path()
     if chromium is None:
         raise SystemExit("error: no Chromium found: install Debian's 'chromium' package (.ci/run does, as root)")
     writer = PdfWriter()
-    with tempfile.TemporaryDirectory() as scratch, _served(html) as site, sync_playwright() as driver:
+    with tempfile.TemporaryDirectory() as scratch, served(html) as site, sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
         page = browser.new_page()
         for caption, docnames in toc_parts():

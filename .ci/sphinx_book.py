@@ -32,6 +32,8 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import json
 import math
 import os
@@ -49,7 +51,6 @@ from sphinx.environment import BuildEnvironment
 from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx.util.docutils import SphinxDirective
 
-from fromzero.check import CHECKERS
 from fromzero.viz import BOOK_BUILD_VARIABLE, plotly_js_file
 
 BUNDLE = "tex-mml-chtml.js"
@@ -217,7 +218,7 @@ class ChapterTimesTransform(SphinxPostTransform):
             words, code, minutes = reading_minutes(source)
             runtime = executed.get("runtime")
             labels = exercise_labels(source)
-            checkable = sum(label in CHECKERS for label in labels)
+            checkable = sum(label in checked_exercises() for label in labels)
             rows.append((docname, f"{words:,}", f"{code:,}", f"{math.ceil(minutes / 5) * 5}",
                          "-" if runtime is None else f"{runtime:.0f}", f"{len(labels)} ({checkable})"))
         header = ("Chapter", "Words of prose", "Lines of code", "Reading (minutes)", "Execution in this build (s)",
@@ -225,6 +226,17 @@ class ChapterTimesTransform(SphinxPostTransform):
         rates = (f"Reading time at {WORDS_PER_MINUTE} words of prose and {CODE_LINES_PER_MINUTE} lines of code a "
                  "minute, rounded up to five minutes.")
         return [nodes.paragraph(text=rates), _table(header, rows, self.env.docname)]
+
+
+@functools.cache
+def checked_exercises() -> frozenset[str]:
+    """The exercise labels that :mod:`fromzero.check` has a checker for: the keys of its ``CHECKERS``, read from
+    its source, so that the book's tools start without importing torch."""
+    source = Path(find_spec("fromzero.check").origin).read_text(encoding="utf-8")
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "CHECKERS":
+            return frozenset(ast.literal_eval(key) for key in node.value.keys)
+    raise RuntimeError("fromzero/check.py defines no CHECKERS table")
 
 
 def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], parent: str) -> nodes.table:

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import describe_machine
 
 from fromzero.counting import cooccurrence_matrix, ppmi, svd_vectors
 from fromzero.data.loaders import text_corpus
@@ -164,8 +165,7 @@ def main() -> None:
         tokens = sum(len(sentence) for sentence in sentences)
         print(f"corpus: {tokens:,} tokens; settings {SETTINGS}, subsampling {SUBSAMPLE} unless the method says 0; "
               f"gensim workers={args.workers}; the book's command on {args.device}")
-        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"load average {os.getloadavg()[0]:.1f} at start, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        print(f"machine: {describe_machine()}")
         baseline = ppmi_svd(sentences)
         print(f"PPMI + SVD: {baseline}", flush=True)
         results: dict[str, dict[str, list[dict[str, float]]]] = {}

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
+from machine import describe_machine
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -70,7 +69,7 @@ def main() -> None:
         n_test = sum(1 for _ in test_path.open(encoding="utf-8")) - 1
         baseline = tfidf_accuracy(train_path, test_path)
         finetuned, seconds = finetune_accuracy(train_path, test_path)
-    print(f"{platform.processor() or platform.machine()}, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {describe_machine()}")
     print(f"{n_train} training articles, {n_test} test articles")
     print(f"TF-IDF + LR accuracy                      {baseline:.4f}")
     print(f"finetune classify --model small accuracy  {finetuned:.4f}   ({seconds:.0f} s, whole command)")

@@ -15,13 +15,11 @@ corpus (Chapter 2's, 527k tokens) and the embedding benchmark's (1.35M tokens, `
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import tempfile
-import time
 from pathlib import Path
 
 from bench_embeddings import build_corpus
+from machine import describe_machine
 
 from fromzero.data.loaders import text_corpus
 from fromzero.embeddings.options import EmbedOptions
@@ -43,8 +41,7 @@ def main() -> None:
     parser.add_argument("--corpora", nargs="+", choices=["chapter", "bench"], default=["chapter", "bench"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"machine: {describe_machine()}")
     print("| corpus | method | lr | held-out loss | WordSim-353 (information only) | seconds |")
     print("|---|---|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as folder:

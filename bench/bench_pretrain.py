@@ -30,11 +30,12 @@ import gzip
 import json
 import lzma
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import describe_machine
 
 from fromzero.transformer.corpus import pretraining_corpus
 
@@ -48,15 +49,6 @@ def compressor_bits_per_char(text: str) -> dict[str, float]:
         "xz -9": len(lzma.compress(data, preset=9)),
     }
     return {name: 8 * size / len(text) for name, size in sizes.items()}
-
-
-def cpu_name() -> str:
-    try:
-        output = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        names = [line.split(":", 1)[1].strip() for line in output.splitlines() if line.startswith("Model name")]
-        return names[0] if names else platform.processor()
-    except OSError:
-        return platform.processor()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,7 +85,7 @@ def main() -> None:
         sys.exit(f"pretrain failed:\n{completed.stderr[-3000:]}")
     result = json.loads(completed.stdout.strip().splitlines()[-1])
 
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')}, "
+    print(f"machine: {describe_machine()}, OMP_NUM_THREADS={env.get('OMP_NUM_THREADS', 'unset')}, "
           f"load average {load_before[0]:.2f} before and {os.getloadavg()[0]:.2f} after the run")
     print("command:", " ".join(command[1:]))
     print(f"wall time {wall:.0f} s (limit {args.minutes * 60:.0f} s); {result['steps']:,} steps, "

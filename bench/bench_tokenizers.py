@@ -19,23 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
-import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-
-def _machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = next(line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name"))
-    except (OSError, subprocess.CalledProcessError, StopIteration):
-        model = platform.processor() or "unknown CPU"
-    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return f"{model}, {os.cpu_count()} logical cores, load average {load}, Python {platform.python_version()}"
+from machine import describe_machine
 
 
 def _median_seconds(run: Callable[[], Any], repeats: int) -> tuple[float, Any]:
@@ -103,7 +93,7 @@ def main() -> None:
     our_merges = {(ours.token(left), ours.token(right)) for left, right in ours.merges}
     shared = len(our_merges & set(_merges_of(theirs)))
 
-    print(f"machine: {_machine()}")
+    print(f"machine: {describe_machine()}")
     print(f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; tokenizers {tokenizers.__version__}, "
           f"RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS', 'unset (all cores)')}")
     print(f"corpus: {len(texts):,} BBC News articles, {n_bytes / 1e6:.2f} MB; vocabulary {args.vocab_size:,}, "

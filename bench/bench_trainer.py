@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -30,6 +29,8 @@ import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
+
+from machine import describe_machine
 
 RUNNERS = ("fit", "trainer")
 LR, WEIGHT_DECAY, WARMUP_FRACTION, MAX_GRAD_NORM = 5e-5, 0.01, 0.1, 1.0
@@ -140,15 +141,6 @@ def _spawn(runner: str, args: argparse.Namespace) -> dict[str, Any]:
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
-def _machine() -> str:
-    try:
-        lines = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout.splitlines()
-        model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("Model name")), "")
-    except OSError:
-        model = ""
-    return f"{model or platform.processor()}, {os.cpu_count()} cores"
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=30, help="optimizer steps per run (30)")
@@ -191,7 +183,7 @@ def main() -> None:
     print(f"throughput ratio fit / Trainer: {ratio:.3f} (wall clock), {cpu_ratio:.3f} (CPU time)")
     print(json.dumps({
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": _machine(),
+        "machine": describe_machine(),
         "device": runs["fit"][0]["device"],
         "settings": {"model": args.model, "steps": args.steps, "batch_size": args.batch_size,
                      "max_length": args.max_length,

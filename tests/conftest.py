@@ -54,6 +54,18 @@ def toc_files() -> list[str]:
     return script_module(".ci/execute.py").toc_files()
 
 
+def cells_with_solution_flag(path: Path) -> list[tuple[dict, bool]]:
+    """Each cell of a notebook, with whether it lies in a gated solution (its ``solution-start`` and
+    ``solution-end`` cells included)."""
+    flagged, inside = [], False
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        source = "".join(cell["source"])
+        inside = inside or "{solution-start}" in source
+        flagged.append((cell, inside))
+        inside = inside and "{solution-end}" not in source
+    return flagged
+
+
 def notebooks() -> list[Path]:
     """The book's notebooks, in book order."""
     return script_module(".ci/execute.py").book_notebooks()

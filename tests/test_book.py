@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -155,6 +157,13 @@ def test_reading_time_counts_prose_and_code_in_the_source(tmp_path: Path) -> Non
     path.write_text(json.dumps({"cells": cells}), encoding="utf-8")
     rates = sphinx_book.WORDS_PER_MINUTE, sphinx_book.CODE_LINES_PER_MINUTE
     assert sphinx_book.reading_minutes(path) == (302, 2, 302 / rates[0] + 2 / rates[1])
+
+
+def test_the_books_tools_know_the_checked_exercises_without_importing_torch() -> None:
+    assert script_module(".ci/sphinx_book.py").checked_exercises() == set(CHECKERS)
+    probe = "import sys; sys.path.insert(0, '.ci'); import colab, student; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False", "the Colab and student-edition tools import torch at start-up"
 
 
 def test_exercise_labels_are_read_from_the_exercise_directives(tmp_path: Path) -> None:

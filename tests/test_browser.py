@@ -12,16 +12,11 @@ the page is reloaded. It needs JupyterLab (pinned in requirements.txt) and skips
 
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -29,48 +24,30 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT, BuiltBook, colab_url, toc_files
+from conftest import ROOT, BuiltBook, colab_url, free_port, script_module, toc_files
 
 from fromzero.viz import BOOK_BUILD_VARIABLE
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+browsers = script_module(".ci/chromium.py")
+CHROMIUM = browsers.chromium_path()
 playwright = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
 if CHROMIUM is None:
     pytest.skip("no Chromium found (install Debian's 'chromium' package)", allow_module_level=True)
-
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        """Requests are checked in the browser; the server's own log would only bury pytest's output."""
 
 
 @pytest.fixture(scope="module")
 def site(book: BuiltBook) -> Iterator[str]:
     """Serve the built HTML on a free loopback port for the duration of the module."""
-    handler = functools.partial(QuietHandler, directory=str(book.html))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with browsers.served(book.html) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     with playwright.sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=browsers.CHROMIUM_FLAGS)
         yield chromium
         chromium.close()
 
@@ -166,12 +143,6 @@ JUPYTERLAB_SETTINGS = {  # no dialog asking which kernel to start, no offer to f
     "@jupyterlab/notebook-extension/tracker": {"autoStartDefaultKernel": True},
     "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import notebooks
+from conftest import cells_with_solution_flag, notebooks
 
 from fromzero import check
 from fromzero.embeddings.fasttext import char_ngrams
@@ -105,14 +105,8 @@ def test_passing_something_other_than_a_function_is_a_clear_error() -> None:
 
 def _solution_cells(path: Path) -> list[str]:
     """The source of the code cells between ``solution-start`` and ``solution-end``."""
-    cells, inside = [], False
-    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-        source = "".join(cell["source"])
-        inside = inside or "{solution-start}" in source
-        if inside and cell["cell_type"] == "code":
-            cells.append(source)
-        inside = inside and "{solution-end}" not in source
-    return cells
+    return ["".join(cell["source"]) for cell, inside in cells_with_solution_flag(path)
+            if inside and cell["cell_type"] == "code"]
 
 
 def _namespace(path: Path) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import notebooks
+from conftest import cells_with_solution_flag, notebooks
 
 INLINE_SOLUTION = re.compile(r"^(:{3,}|`{3,})\{solution\}.*?^\1\s*$", re.MULTILINE | re.DOTALL)
 GLUE_REFERENCE = re.compile(r"\{glue(?::\w+)?\}`([^`:]+)")
@@ -23,15 +23,13 @@ def _glue_names(source: str) -> set[str]:
 
 def _leaks(path: Path) -> list[str]:
     """Glue names that only solution code defines and that the Markdown outside the solutions quotes."""
-    in_solutions, elsewhere, text, inside = set(), set(), [], False
-    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+    in_solutions, elsewhere, text = set(), set(), []
+    for cell, inside in cells_with_solution_flag(path):
         source = "".join(cell["source"])
-        inside = inside or "{solution-start}" in source
         if cell["cell_type"] == "code":
             (in_solutions if inside else elsewhere).update(_glue_names(source))
         elif not inside:
             text.append(INLINE_SOLUTION.sub("", source))
-        inside = inside and "{solution-end}" not in source
     quoted = {name for markdown in text for name in GLUE_REFERENCE.findall(markdown)}
     return sorted(name for name in quoted if any(re.fullmatch(pattern, name) for pattern in in_solutions)
                   and not any(re.fullmatch(pattern, name) for pattern in elsewhere))
