@@ -3,6 +3,7 @@
 #   make test   set up everything, then run every test (package, notebooks, the book build)
 #   make student  the book, then its student edition (no solutions anywhere) into _build/student/_build/html
 #   make pdf      the book, then all of it printed to one PDF, _build/pdf/book.pdf
+#   make book-zh  the book, then its Chinese edition from the catalogues in locale/zh_CN into _build/html/zh
 # Set-up is idempotent: .venv is created if missing and re-synced when a requirements file changes.
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.fromzero-installed
 
-.PHONY: book student pdf test lint clean setup
+.PHONY: book student pdf book-zh test lint clean setup
 
 setup: $(STAMP)
 
@@ -36,6 +37,11 @@ student: book
 # The PDF prints the pages of the HTML book (Debian's chromium; fonts-wqy-microhei for the glossary's Chinese).
 pdf: book
 	$(BIN)/python .ci/pdf.py
+
+# The Chinese edition renders the notebooks the book's build executed, with the translations of locale/zh_CN
+# (.ci/translate.py extract brings them up to date with the English text; .ci/translate.py coverage reports).
+book-zh: book
+	$(BIN)/python .ci/translate.py build
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,163 @@
+"""The Chinese edition: translation catalogues beside the English sources, and the build that applies them.
+
+usage: python .ci/translate.py extract                  # bring locale/zh_CN up to date with the English text
+       python .ci/translate.py coverage [--minimum 0.95]  # translated share of every page
+       python .ci/translate.py build [--build-dir _build]  # the Chinese edition, after the book's own build
+
+The English notebooks and pages stay the only source. ``extract`` runs Sphinx's gettext builder over them (no
+notebook executes) and ``sphinx-intl update`` merges the messages into ``locale/zh_CN/LC_MESSAGES``, one catalogue
+per page: a new paragraph arrives untranslated, a changed one keeps its old translation marked fuzzy (stale), and
+a stale translation is never shown: Sphinx uses only entries that are translated and not fuzzy. A message is one
+block of MyST source, a paragraph with its roles and maths, a heading, a table cell; code is not translated.
+
+``build`` renders the notebooks that the book's build executed (its execution cache is copied, as for the student
+edition), so the Chinese pages show the numbers of the same run. A glue role inside a translation is rewritten to
+name its notebook (``{glue:text}`acc:.1%``` becomes ``{glue:text}`02_word2vec.ipynb::acc:.1%```): Sphinx parses a
+translated paragraph on its own, where myst-nb finds a notebook's glue data only by the notebook's name. The result
+is ``<build>/html/zh``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+from babel.messages.pofile import read_po, write_po
+from execute import add_build_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+LANGUAGE = "zh_CN"
+LOCALE = ROOT / "locale"
+EDITION_FOLDER = "zh"  # of <build>/html, and of <build> for the edition's own Sphinx build
+SAME_NOTEBOOK_GLUE = re.compile(r"(\{glue(?::\w+)?\}`)(?![^`]*::)([^`]+`)")  # a glue role without a notebook name
+
+
+def catalogues(locale: Path = LOCALE) -> Path:
+    return locale / LANGUAGE / "LC_MESSAGES"
+
+
+def config_with(root: Path, changes: dict, folder: Path) -> Path:
+    """A copy of the book's ``_config.yml`` with ``changes`` merged into it, written in ``folder``."""
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    _merge(config, changes)
+    if "local_extensions" in config.get("sphinx", {}):  # their folders are relative to the book, not to this copy
+        config["sphinx"]["local_extensions"] = {
+            name: str((root / path).resolve()) for name, path in config["sphinx"]["local_extensions"].items()}
+    path = folder / "_config.yml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _merge(base: dict, changes: dict) -> None:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+
+
+def _jupyter_book() -> str:
+    return str(Path(sys.executable).with_name("jupyter-book"))
+
+
+def extract(root: Path = ROOT, locale: Path = LOCALE) -> None:
+    """Bring the catalogues in ``locale`` up to date with the English sources of the book at ``root``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        config = config_with(root, {"execute": {"execute_notebooks": "off"},
+                                    "sphinx": {"config": {"gettext_compact": False}}}, folder)
+        command = [_jupyter_book(), "build", str(root), "--config", str(config), "--path-output", str(folder),
+                   "--builder", "custom", "--custom-builder", "gettext"]
+        subprocess.run(command, check=True, capture_output=True, text=True)
+        templates = folder / "_build" / "gettext"
+        update = [sys.executable, "-m", "sphinx_intl", "update", "-p", str(templates), "-d", str(locale),
+                  "-l", LANGUAGE, "-w", "0"]
+        subprocess.run(update, check=True, capture_output=True, text=True)
+
+
+def coverage(locale: Path = LOCALE) -> dict[str, tuple[int, int, int]]:
+    """Per page (its docname): messages translated and current, messages in all, stale (fuzzy) translations."""
+    shares = {}
+    for path in sorted(catalogues(locale).rglob("*.po")):
+        with path.open("rb") as file:
+            catalogue = read_po(file)
+        messages = [message for message in catalogue if message.id]
+        current = sum(bool(message.string) and not message.fuzzy for message in messages)
+        stale = sum(bool(message.string) and message.fuzzy for message in messages)
+        shares[path.relative_to(catalogues(locale)).with_suffix("").as_posix()] = (current, len(messages), stale)
+    return shares
+
+
+def qualified_glue(text: str, notebook: str) -> str:
+    """``text`` with every glue role that names no notebook made to name ``notebook`` (a file name)."""
+    return SAME_NOTEBOOK_GLUE.sub(lambda match: f"{match[1]}{notebook}::{match[2]}", text)
+
+
+def build_catalogues(root: Path, locale: Path, output: Path) -> None:
+    """Copy the catalogues to ``output``, the glue roles of each notebook's translations naming that notebook."""
+    for path in catalogues(locale).rglob("*.po"):
+        docname = path.relative_to(catalogues(locale)).with_suffix("")
+        target = catalogues(output) / path.relative_to(catalogues(locale))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("rb") as file:
+            catalogue = read_po(file)
+        notebook = root / docname.with_suffix(".ipynb")
+        if notebook.exists():
+            for message in catalogue:
+                if message.id and isinstance(message.string, str):
+                    message.string = qualified_glue(message.string, notebook.name)
+        with target.open("wb") as file:
+            write_po(file, catalogue)
+
+
+def build(build_dir: Path, root: Path = ROOT, locale: Path = LOCALE) -> int:
+    """Build the Chinese edition from the execution cache of the book's build in ``build_dir``."""
+    cache = build_dir / ".jupyter_cache"
+    if not cache.is_dir():
+        print(f"error: no execution cache in {build_dir}: build the book first (make book)", file=sys.stderr)
+        return 1
+    edition = build_dir / EDITION_FOLDER
+    shutil.rmtree(edition, ignore_errors=True)
+    shutil.copytree(cache, edition / "_build" / ".jupyter_cache")
+    build_catalogues(root, locale, edition / "locale")
+    config = config_with(root, {"sphinx": {"config": {"language": LANGUAGE, "gettext_compact": False,
+                                                      "locale_dirs": [str((edition / "locale").resolve())]}}},
+                         edition)
+    command = [_jupyter_book(), "build", str(root), "--config", str(config), "--path-output", str(edition),
+               "-W", "-n", "--keep-going"]
+    result = subprocess.run(command, check=False)
+    if result.returncode == 0:
+        shutil.rmtree(build_dir / "html" / EDITION_FOLDER, ignore_errors=True)
+        shutil.copytree(edition / "_build" / "html", build_dir / "html" / EDITION_FOLDER)
+    return result.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("extract", help="bring locale/zh_CN up to date with the English text")
+    report = commands.add_parser("coverage", help="the translated share of every page")
+    report.add_argument("--minimum", type=float, default=0.0, help="fail when a page's share is below this")
+    add_build_dir(commands.add_parser("build", help="the Chinese edition, after the book's own build"))
+    arguments = parser.parse_args()
+    if arguments.command == "extract":
+        extract()
+        return 0
+    if arguments.command == "build":
+        return build(arguments.build_dir)
+    failing = 0
+    for docname, (current, total, stale) in coverage().items():
+        share = current / total if total else 1.0
+        failing += share < arguments.minimum or stale > 0
+        print(f"{share:7.1%}  {current:5,} of {total:5,}  {stale:3} stale  {docname}")
+    return 1 if failing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""The Chinese edition's machinery (.ci/translate.py) on a two-page book: extract, translate, build, glue."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po, write_po
+from conftest import ROOT, script_module
+
+translate = script_module(".ci/translate.py")
+pytestmark = pytest.mark.slow  # two small Sphinx builds and a kernel: about half a minute
+
+NOTEBOOK = [
+    {"cell_type": "markdown", "metadata": {}, "source": ["# Vectors\n", "\n",
+                                                         "The model scores {glue:text}`acc:.1%` on the test set.\n"]},
+    {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
+     "source": ["from myst_nb import glue\n", "glue('acc', 0.8125, display=False)"]},
+    {"cell_type": "markdown", "metadata": {}, "source": ["A sentence nobody translated.\n"]},
+    {"cell_type": "markdown", "metadata": {}, "source": ["A sentence whose English changed.\n"]},
+]
+TRANSLATIONS = {
+    "Vectors": "向量",
+    "The model scores {glue:text}`acc:.1%` on the test set.": "模型在测试集上得到 {glue:text}`acc:.1%`。",
+    "A sentence whose English changed.": "一个英文已经改动的句子。",
+}
+
+
+def test_glue_roles_of_a_translation_are_made_to_name_their_notebook() -> None:
+    text = "得到 {glue:text}`acc:.1%`，{glue}`n` 与 {glue:text}`other.ipynb::k:.2f`；`code` 不变。"
+    assert translate.qualified_glue(text, "02_word2vec.ipynb") == (
+        "得到 {glue:text}`02_word2vec.ipynb::acc:.1%`，{glue}`02_word2vec.ipynb::n` 与 "
+        "{glue:text}`other.ipynb::k:.2f`；`code` 不变。")
+
+
+@pytest.fixture(scope="module")
+def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-page book, built once in English (which fills its execution cache), its catalogues extracted."""
+    root = tmp_path_factory.mktemp("book")
+    (root / "_config.yml").write_text("title: Two pages\nexecute:\n  execute_notebooks: cache\n", encoding="utf-8")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: nb\n", encoding="utf-8")
+    (root / "intro.md").write_text("# Two pages\n\nA page without code.\n", encoding="utf-8")
+    notebook = {"cells": NOTEBOOK, "nbformat": 4, "nbformat_minor": 5,
+                "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
+    (root / "nb.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    jupyter_book = str(Path(sys.executable).with_name("jupyter-book"))
+    subprocess.run([jupyter_book, "build", str(root)], check=True, capture_output=True)
+    translate.extract(root=root, locale=root / "locale")
+    return root
+
+
+def _translate(root: Path, stale: str) -> None:
+    path = translate.catalogues(root / "locale") / "nb.po"
+    with path.open("rb") as file:
+        catalogue = read_po(file)
+    for message in catalogue:
+        if message.id in TRANSLATIONS:
+            message.string = TRANSLATIONS[message.id]
+            if message.id == stale:
+                message.flags.add("fuzzy")
+    with path.open("wb") as file:
+        write_po(file, catalogue)
+
+
+def test_the_chinese_edition_shows_current_translations_with_the_english_builds_numbers(book: Path) -> None:
+    assert translate.coverage(book / "locale") == {"intro": (0, 2, 0), "nb": (0, 4, 0)}
+    _translate(book, stale="A sentence whose English changed.")
+    assert translate.coverage(book / "locale")["nb"] == (2, 4, 1)
+    assert translate.build(book / "_build", root=book, locale=book / "locale") == 0
+    page = (book / "_build" / "html" / "zh" / "nb.html").read_text(encoding="utf-8")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert 'lang="zh-CN"' in page
+    assert "向量" in text and "模型在测试集上得到 81.2%" in text  # translated, with the English build's number
+    assert "A sentence nobody translated." in text  # untranslated: English
+    assert "A sentence whose English changed." in text and "一个英文已经改动的句子" not in text  # stale: English
+
+
+def _messages(locale: Path) -> dict[str, set[str]]:
+    found = {}
+    for path in translate.catalogues(locale).rglob("*.po"):
+        with path.open("rb") as file:
+            found[path.relative_to(translate.catalogues(locale)).as_posix()] = {m.id for m in read_po(file) if m.id}
+    return found
+
+
+def test_the_catalogues_hold_every_message_of_the_english_sources_and_no_other(tmp_path: Path) -> None:
+    """When this fails, the English text changed: run `.venv/bin/python .ci/translate.py extract` and commit locale/."""
+    shutil.copytree(ROOT / "locale", tmp_path / "locale")
+    translate.extract(locale=tmp_path / "locale")
+    fresh, committed = _messages(tmp_path / "locale"), _messages(ROOT / "locale")
+    assert sorted(fresh) == sorted(committed), "pages without a catalogue, or catalogues without a page"
+    for page, messages in fresh.items():
+        assert messages == committed[page], f"{page}: {len(messages - committed[page])} new or changed messages"
