@@ -2,6 +2,7 @@
 
 usage: python .ci/translate.py extract                  # bring locale/zh_CN up to date with the English text
        python .ci/translate.py coverage [--minimum 0.95]  # translated share of every page
+       python .ci/translate.py check                       # translations that lost or changed a role
        python .ci/translate.py build [--build-dir _build]  # the Chinese edition, after the book's own build
 
 The English notebooks and pages stay the only source. ``extract`` runs Sphinx's gettext builder over them (no
@@ -35,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LANGUAGE = "zh_CN"
 LOCALE = ROOT / "locale"
 EDITION_FOLDER = "zh"  # of <build>/html, and of <build> for the edition's own Sphinx build
+ROLE = re.compile(r"\{([\w:-]+)\}`([^`]*)`")  # a MyST role: {name}`content`
 SAME_NOTEBOOK_GLUE = re.compile(r"(\{glue(?::\w+)?\}`)(?![^`]*::)([^`]+`)")  # a glue role without a notebook name
 
 
@@ -94,6 +96,29 @@ def coverage(locale: Path = LOCALE) -> dict[str, tuple[int, int, int]]:
     return shares
 
 
+def role_targets(text: str) -> list[str]:
+    """The roles of ``text`` as ``{name}target``, sorted: what a translation must keep. A glue role keeps its whole
+    content (key and format); a role with a ``display <target>`` form keeps only its target, its display text being
+    free to translate (``{term}`词嵌入 <embedding>``` for ``{term}`embedding```)."""
+    targets = []
+    for name, content in ROLE.findall(text):
+        shown = re.fullmatch(r"(?s).*<([^<>]+)>", content)
+        targets.append(f"{{{name}}}{content if name.startswith('glue') or not shown else shown[1]}")
+    return sorted(targets)
+
+
+def mismatched_roles(locale: Path = LOCALE) -> list[str]:
+    """Translations whose roles differ from their English message's: a changed glue key or format, a lost citation."""
+    problems = []
+    for path in sorted(catalogues(locale).rglob("*.po")):
+        with path.open("rb") as file:
+            for message in read_po(file):
+                if message.id and message.string and role_targets(message.id) != role_targets(message.string):
+                    problems.append(f"{path.relative_to(catalogues(locale))}: {message.id[:60]!r}: "
+                                    f"{role_targets(message.id)} became {role_targets(message.string)}")
+    return problems
+
+
 def qualified_glue(text: str, notebook: str) -> str:
     """``text`` with every glue role that names no notebook made to name ``notebook`` (a file name)."""
     return SAME_NOTEBOOK_GLUE.sub(lambda match: f"{match[1]}{notebook}::{match[2]}", text)
@@ -144,6 +169,7 @@ def main() -> int:
     commands.add_parser("extract", help="bring locale/zh_CN up to date with the English text")
     report = commands.add_parser("coverage", help="the translated share of every page")
     report.add_argument("--minimum", type=float, default=0.0, help="fail when a page's share is below this")
+    commands.add_parser("check", help="translations that lost or changed a role (a glue key, a citation, a link)")
     add_build_dir(commands.add_parser("build", help="the Chinese edition, after the book's own build"))
     arguments = parser.parse_args()
     if arguments.command == "extract":
@@ -151,6 +177,10 @@ def main() -> int:
         return 0
     if arguments.command == "build":
         return build(arguments.build_dir)
+    if arguments.command == "check":
+        problems = mismatched_roles()
+        print("\n".join(problems) or "every translation keeps the roles of its English message")
+        return 1 if problems else 0
     failing = 0
     for docname, (current, total, stale) in coverage().items():
         share = current / total if total else 1.0

@@ -38,6 +38,19 @@ def test_glue_roles_of_a_translation_are_made_to_name_their_notebook() -> None:
         "{glue:text}`other.ipynb::k:.2f`；`code` 不变。")
 
 
+def test_a_translation_keeps_glue_keys_and_role_targets_and_may_translate_what_a_role_shows() -> None:
+    english = "A {term}`word vector <vector>` scores {glue:text}`acc:.1%` {cite:p}`mikolov2013`."
+    assert translate.role_targets(english) == translate.role_targets(
+        "{term}`词向量 <vector>` 得到 {glue:text}`acc:.1%` {cite:p}`mikolov2013`。")
+    assert translate.role_targets(english) != translate.role_targets(
+        "{term}`词向量 <vector>` 得到 {glue:text}`acc:.0%` {cite:p}`mikolov2013`。")  # a changed number format
+    assert translate.role_targets(english) != translate.role_targets("词向量得到 {glue:text}`acc:.1%`。")  # lost roles
+
+
+def test_every_committed_translation_keeps_the_roles_of_its_english_message() -> None:
+    assert translate.mismatched_roles() == []
+
+
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-page book, built once in English (which fills its execution cache), its catalogues extracted."""
