@@ -12,10 +12,9 @@ a stale translation is never shown: Sphinx uses only entries that are translated
 block of MyST source, a paragraph with its roles and maths, a heading, a table cell; code is not translated.
 
 ``build`` renders the notebooks that the book's build executed (its execution cache is copied, as for the student
-edition), so the Chinese pages show the numbers of the same run. A glue role inside a translation is rewritten to
-name its notebook (``{glue:text}`acc:.1%``` becomes ``{glue:text}`02_word2vec.ipynb::acc:.1%```): Sphinx parses a
-translated paragraph on its own, where myst-nb finds a notebook's glue data only by the notebook's name. The result
-is ``<build>/html/zh``.
+edition), so the Chinese pages show the numbers of the same run: a glue role in a translation, copied from the
+English, finds its value through the book's extension ``.ci/translated_glue.py``. The result is
+``<build>/html/zh``.
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from babel.messages.pofile import read_po, write_po
+from babel.messages.pofile import read_po
 from execute import add_build_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +36,6 @@ LANGUAGE = "zh_CN"
 LOCALE = ROOT / "locale"
 EDITION_FOLDER = "zh"  # of <build>/html, and of <build> for the edition's own Sphinx build
 ROLE = re.compile(r"\{([\w:-]+)\}`([^`]*)`")  # a MyST role: {name}`content`
-SAME_NOTEBOOK_GLUE = re.compile(r"(\{glue(?::\w+)?\}`)(?![^`]*::)([^`]+`)")  # a glue role without a notebook name
 
 
 def catalogues(locale: Path = LOCALE) -> Path:
@@ -119,28 +117,6 @@ def mismatched_roles(locale: Path = LOCALE) -> list[str]:
     return problems
 
 
-def qualified_glue(text: str, notebook: str) -> str:
-    """``text`` with every glue role that names no notebook made to name ``notebook`` (a file name)."""
-    return SAME_NOTEBOOK_GLUE.sub(lambda match: f"{match[1]}{notebook}::{match[2]}", text)
-
-
-def build_catalogues(root: Path, locale: Path, output: Path) -> None:
-    """Copy the catalogues to ``output``, the glue roles of each notebook's translations naming that notebook."""
-    for path in catalogues(locale).rglob("*.po"):
-        docname = path.relative_to(catalogues(locale)).with_suffix("")
-        target = catalogues(output) / path.relative_to(catalogues(locale))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("rb") as file:
-            catalogue = read_po(file)
-        notebook = root / docname.with_suffix(".ipynb")
-        if notebook.exists():
-            for message in catalogue:
-                if message.id and isinstance(message.string, str):
-                    message.string = qualified_glue(message.string, notebook.name)
-        with target.open("wb") as file:
-            write_po(file, catalogue)
-
-
 def build(build_dir: Path, root: Path = ROOT, locale: Path = LOCALE) -> int:
     """Build the Chinese edition from the execution cache of the book's build in ``build_dir``."""
     cache = build_dir / ".jupyter_cache"
@@ -150,7 +126,7 @@ def build(build_dir: Path, root: Path = ROOT, locale: Path = LOCALE) -> int:
     edition = build_dir / EDITION_FOLDER
     shutil.rmtree(edition, ignore_errors=True)
     shutil.copytree(cache, edition / "_build" / ".jupyter_cache")
-    build_catalogues(root, locale, edition / "locale")
+    shutil.copytree(locale, edition / "locale")  # Sphinx writes the compiled catalogues beside them
     config = config_with(root, {"sphinx": {"config": {"language": LANGUAGE, "gettext_compact": False,
                                                       "locale_dirs": [str((edition / "locale").resolve())]}}},
                          edition)
