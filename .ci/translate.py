@@ -2,7 +2,7 @@
 
 usage: python .ci/translate.py extract                  # bring locale/zh_CN up to date with the English text
        python .ci/translate.py coverage [--minimum 0.95]  # translated share of every page
-       python .ci/translate.py check                       # translations that lost or changed a role
+       python .ci/translate.py check                       # translations that lost a role or an emphasis
        python .ci/translate.py build [--build-dir _build]  # the Chinese edition, after the book's own build
 
 The English notebooks and pages stay the only source. ``extract`` runs Sphinx's gettext builder over them (no
@@ -30,6 +30,7 @@ from pathlib import Path
 import yaml
 from babel.messages.pofile import read_po
 from execute import add_build_dir
+from markdown_it import MarkdownIt
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGUAGE = "zh_CN"
@@ -117,6 +118,27 @@ def mismatched_roles(locale: Path = LOCALE) -> list[str]:
     return problems
 
 
+def _literal_asterisks(markdown: str) -> int:
+    """Asterisks left as text once ``markdown`` is rendered: emphasis markers that did not take (maths and code
+    aside). CommonMark ignores a marker squeezed between a Chinese character and punctuation, ``是*{term}...*``."""
+    html = MarkdownIt("commonmark").render(markdown)
+    html = re.sub(r"(?s)<code>.*?</code>", "", html)
+    return re.sub(r"\$[^$]*\$", "", html).count("*")
+
+
+def unrendered_emphasis(locale: Path = LOCALE) -> list[str]:
+    """Translations that show an emphasis marker as a literal asterisk where their English message does not."""
+    problems = []
+    for path in sorted(catalogues(locale).rglob("*.po")):
+        with path.open("rb") as file:
+            for message in read_po(file):
+                if message.id and message.string and (
+                        _literal_asterisks(message.string) > _literal_asterisks(message.id)):
+                    problems.append(f"{path.relative_to(catalogues(locale))}: {message.string[:70]!r}: an asterisk "
+                                    "shows; put a space between the marker and the Chinese character next to it")
+    return problems
+
+
 def build(build_dir: Path, root: Path = ROOT, locale: Path = LOCALE) -> int:
     """Build the Chinese edition from the execution cache of the book's build in ``build_dir``."""
     cache = build_dir / ".jupyter_cache"
@@ -145,7 +167,8 @@ def main() -> int:
     commands.add_parser("extract", help="bring locale/zh_CN up to date with the English text")
     report = commands.add_parser("coverage", help="the translated share of every page")
     report.add_argument("--minimum", type=float, default=0.0, help="fail when a page's share is below this")
-    commands.add_parser("check", help="translations that lost or changed a role (a glue key, a citation, a link)")
+    commands.add_parser("check", help="translations that lost or changed a role (a glue key, a citation, a link), or "
+                        "whose emphasis shows as asterisks")
     add_build_dir(commands.add_parser("build", help="the Chinese edition, after the book's own build"))
     arguments = parser.parse_args()
     if arguments.command == "extract":
@@ -154,8 +177,8 @@ def main() -> int:
     if arguments.command == "build":
         return build(arguments.build_dir)
     if arguments.command == "check":
-        problems = mismatched_roles()
-        print("\n".join(problems) or "every translation keeps the roles of its English message")
+        problems = mismatched_roles() + unrendered_emphasis()
+        print("\n".join(problems) or "every translation keeps the roles and the emphasis of its English message")
         return 1 if problems else 0
     failing = 0
     for docname, (current, total, stale) in coverage().items():

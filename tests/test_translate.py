@@ -48,6 +48,13 @@ def test_every_committed_translation_keeps_the_roles_of_its_english_message() ->
     assert translate.mismatched_roles() == []
 
 
+def test_no_emphasis_marker_of_a_translation_shows_as_an_asterisk() -> None:
+    assert translate._literal_asterisks("第一部分中的每个向量都是*{term}`静态的 <static embedding>`*：") == 2
+    assert translate._literal_asterisks("第一部分中的每个向量都是 *{term}`静态的 <static embedding>`*：") == 0
+    assert translate._literal_asterisks("`a*b` 与 $x^*$") == 0
+    assert translate.unrendered_emphasis() == []
+
+
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-page book, built once in English (which fills its execution cache), its catalogues extracted."""
