@@ -81,6 +81,8 @@ class BuiltBook:
         self.log, self.returncode, self.seconds = log, returncode, seconds
         self.student_html = output / "_build" / "student" / "_build" / "html"  # .ci/student.py
         self.student_log, self.student_returncode = student_log, student_returncode
+        self.chinese_html = self.html / "zh"  # .ci/translate.py build
+        self.chinese_log, self.chinese_returncode = "", 0
 
     def page(self, docname: str) -> str:
         return (self.html / f"{docname}.html").read_text(encoding="utf-8")
@@ -136,7 +138,14 @@ def book(tmp_path_factory: pytest.TempPathFactory) -> BuiltBook:
     log = execution.stdout + execution.stderr + result.stdout + result.stderr + colab.stdout + colab.stderr
     (output / "build.log").write_text(log, encoding="utf-8")  # each notebook's run time and slowest cells
     (output / "student.log").write_text(student.stdout + student.stderr, encoding="utf-8")
-    return BuiltBook(output, log, result.returncode, seconds, student.stdout + student.stderr, student.returncode)
+    # The Chinese edition, from the same executed notebooks (make book), for the tests of the translation.
+    chinese = subprocess.run([sys.executable, str(ROOT / ".ci" / "translate.py"), "build", "--build-dir",
+                              str(output / "_build")], capture_output=True, text=True, check=False, cwd=ROOT,
+                             env=environment)
+    (output / "chinese.log").write_text(chinese.stdout + chinese.stderr, encoding="utf-8")
+    built = BuiltBook(output, log, result.returncode, seconds, student.stdout + student.stderr, student.returncode)
+    built.chinese_log, built.chinese_returncode = chinese.stdout + chinese.stderr, chinese.returncode
+    return built
 
 
 def last_json(result: subprocess.CompletedProcess[str]) -> dict:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po, write_po
-from conftest import ROOT, script_module
+from conftest import ROOT, BuiltBook, script_module, toc_files
 
 translate = script_module(".ci/translate.py")
 pytestmark = pytest.mark.slow  # two small Sphinx builds and a kernel: about half a minute
@@ -123,3 +123,14 @@ def test_every_page_is_translated_to_at_least_95_percent_and_no_translation_is_s
     for page, (current, total, stale) in translate.coverage().items():
         assert stale == 0, f"{page}: {stale} translations whose English has changed since (fuzzy)"
         assert current >= 0.95 * total, f"{page}: {current} of {total} messages translated"
+
+
+@pytest.mark.xdist_group("book")
+def test_the_books_chinese_edition_builds_without_warnings_and_shows_every_glued_value(book: BuiltBook) -> None:
+    assert book.chinese_returncode == 0, book.chinese_log[-3000:]
+    assert "WARNING" not in book.chinese_log, [line for line in book.chinese_log.splitlines() if "WARNING" in line][:5]
+    for docname in toc_files():
+        english = (book.html / f"{docname}.html").read_text(encoding="utf-8")
+        chinese = (book.chinese_html / f"{docname}.html").read_text(encoding="utf-8")
+        assert 'lang="zh-CN"' in chinese, docname
+        assert chinese.count("pasted-text") == english.count("pasted-text"), f"{docname}: a glued value is missing"
