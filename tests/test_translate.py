@@ -56,7 +56,7 @@ def test_no_emphasis_marker_of_a_translation_shows_as_an_asterisk() -> None:
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def two_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-page book, built once in English (which fills its execution cache), its catalogues extracted."""
     root = tmp_path_factory.mktemp("book")
     extension = f"sphinx:\n  local_extensions:\n    translated_glue: {ROOT / '.ci'}\n"
@@ -86,12 +86,12 @@ def _translate(root: Path, stale: str) -> None:
         write_po(file, catalogue)
 
 
-def test_the_chinese_edition_shows_current_translations_with_the_english_builds_numbers(book: Path) -> None:
-    assert translate.coverage(book / "locale") == {"intro": (0, 2, 0), "nb": (0, 5, 0)}
-    _translate(book, stale="A sentence whose English changed.")
-    assert translate.coverage(book / "locale")["nb"] == (3, 5, 1)
-    assert translate.build(book / "_build", root=book, locale=book / "locale") == 0
-    page = (book / "_build" / "html" / "zh" / "nb.html").read_text(encoding="utf-8")
+def test_the_chinese_edition_shows_current_translations_with_the_english_builds_numbers(two_pages: Path) -> None:
+    assert translate.coverage(two_pages / "locale") == {"intro": (0, 2, 0), "nb": (0, 5, 0)}
+    _translate(two_pages, stale="A sentence whose English changed.")
+    assert translate.coverage(two_pages / "locale")["nb"] == (3, 5, 1)
+    assert translate.build(two_pages / "_build", root=two_pages, locale=two_pages / "locale") == 0
+    page = (two_pages / "_build" / "html" / "zh" / "nb.html").read_text(encoding="utf-8")
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
     assert 'lang="zh-CN"' in page
     assert "向量" in text and "模型在测试集上得到 81.2%" in text  # translated, with the English build's number
