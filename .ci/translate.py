@@ -25,9 +25,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
+from babel.messages.catalog import Message
 from babel.messages.pofile import read_po
 from execute import add_build_dir
 from markdown_it import MarkdownIt
@@ -36,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LANGUAGE = "zh_CN"
 LOCALE = ROOT / "locale"
 EDITION_FOLDER = "zh"  # of <build>/html, and of <build> for the edition's own Sphinx build
+COMMONMARK = MarkdownIt("commonmark")
 ROLE = re.compile(r"\{([\w:-]+)\}`([^`]*)`")  # a MyST role: {name}`content`
 
 
@@ -82,16 +85,20 @@ def extract(root: Path = ROOT, locale: Path = LOCALE) -> None:
         subprocess.run(update, check=True, capture_output=True, text=True)
 
 
+def pages(locale: Path = LOCALE) -> Iterator[tuple[Path, list[Message]]]:
+    """Each page's catalogue (its path under ``LC_MESSAGES``) with its messages, the header left out."""
+    for path in sorted(catalogues(locale).rglob("*.po")):
+        with path.open("rb") as file:
+            yield path.relative_to(catalogues(locale)), [message for message in read_po(file) if message.id]
+
+
 def coverage(locale: Path = LOCALE) -> dict[str, tuple[int, int, int]]:
     """Per page (its docname): messages translated and current, messages in all, stale (fuzzy) translations."""
     shares = {}
-    for path in sorted(catalogues(locale).rglob("*.po")):
-        with path.open("rb") as file:
-            catalogue = read_po(file)
-        messages = [message for message in catalogue if message.id]
+    for page, messages in pages(locale):
         current = sum(bool(message.string) and not message.fuzzy for message in messages)
         stale = sum(bool(message.string) and message.fuzzy for message in messages)
-        shares[path.relative_to(catalogues(locale)).with_suffix("").as_posix()] = (current, len(messages), stale)
+        shares[page.with_suffix("").as_posix()] = (current, len(messages), stale)
     return shares
 
 
@@ -108,35 +115,25 @@ def role_targets(text: str) -> list[str]:
 
 def mismatched_roles(locale: Path = LOCALE) -> list[str]:
     """Translations whose roles differ from their English message's: a changed glue key or format, a lost citation."""
-    problems = []
-    for path in sorted(catalogues(locale).rglob("*.po")):
-        with path.open("rb") as file:
-            for message in read_po(file):
-                if message.id and message.string and role_targets(message.id) != role_targets(message.string):
-                    problems.append(f"{path.relative_to(catalogues(locale))}: {message.id[:60]!r}: "
-                                    f"{role_targets(message.id)} became {role_targets(message.string)}")
-    return problems
+    return [f"{page}: {message.id[:60]!r}: {role_targets(message.id)} became {role_targets(message.string)}"
+            for page, messages in pages(locale) for message in messages
+            if message.string and role_targets(message.id) != role_targets(message.string)]
 
 
 def _literal_asterisks(markdown: str) -> int:
     """Asterisks left as text once ``markdown`` is rendered: emphasis markers that did not take (maths and code
     aside). CommonMark ignores a marker squeezed between a Chinese character and punctuation, ``是*{term}...*``."""
-    html = MarkdownIt("commonmark").render(markdown)
+    html = COMMONMARK.render(markdown)
     html = re.sub(r"(?s)<code>.*?</code>", "", html)
     return re.sub(r"\$[^$]*\$", "", html).count("*")
 
 
 def unrendered_emphasis(locale: Path = LOCALE) -> list[str]:
     """Translations that show an emphasis marker as a literal asterisk where their English message does not."""
-    problems = []
-    for path in sorted(catalogues(locale).rglob("*.po")):
-        with path.open("rb") as file:
-            for message in read_po(file):
-                if message.id and message.string and (
-                        _literal_asterisks(message.string) > _literal_asterisks(message.id)):
-                    problems.append(f"{path.relative_to(catalogues(locale))}: {message.string[:70]!r}: an asterisk "
-                                    "shows; put a space between the marker and the Chinese character next to it")
-    return problems
+    return [f"{page}: {message.string[:70]!r}: an asterisk shows; put a space between the marker and the Chinese "
+            "character next to it"
+            for page, messages in pages(locale) for message in messages
+            if message.string and _literal_asterisks(message.string) > _literal_asterisks(message.id)]
 
 
 def build(build_dir: Path, root: Path = ROOT, locale: Path = LOCALE) -> int:

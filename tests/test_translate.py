@@ -101,11 +101,7 @@ def test_the_chinese_edition_shows_current_translations_with_the_english_builds_
 
 
 def _messages(locale: Path) -> dict[str, set[str]]:
-    found = {}
-    for path in translate.catalogues(locale).rglob("*.po"):
-        with path.open("rb") as file:
-            found[path.relative_to(translate.catalogues(locale)).as_posix()] = {m.id for m in read_po(file) if m.id}
-    return found
+    return {page.as_posix(): {message.id for message in messages} for page, messages in translate.pages(locale)}
 
 
 def test_the_catalogues_hold_every_message_of_the_english_sources_and_no_other(tmp_path: Path) -> None:
