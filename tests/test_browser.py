@@ -1,9 +1,11 @@
 """The rendered book in a real browser: headless Chromium opens every page of the built book.
 
-Checks what a reader would notice: no JavaScript errors, no missing files, maths typeset, figures loaded,
-interactive plots answering the mouse, solutions opening on a click, the Colab button pointing at this very
-notebook. Screenshots go to `<build>/screenshots/`. Needs Debian's `chromium` and the `playwright` package
-(CI installs both); without them the tests are skipped, saying which is missing.
+Checks what a reader would notice, in the English edition and in the Chinese one (`zh/`): no JavaScript errors, no
+missing files, maths typeset, figures loaded, interactive plots answering the mouse, solutions opening on a click,
+the Colab button pointing at this very notebook, a link to the same page in the other language. Screenshots go to
+`<build>/screenshots/` (the Chinese pages' with the prefix `zh__`). Needs Debian's `chromium` and the `playwright`
+package (`.ci/run` installs both, and a CJK font for the Chinese pages); without them the tests are skipped, saying
+which is missing.
 
 The last test runs Chapter 5's live explorer (ipywidgets and plotly) in a real JupyterLab with a kernel, the
 one thing the static pages cannot show: that it draws, redraws when a control changes, and draws again after
@@ -71,13 +73,14 @@ class OpenedPage:
 
 
 @pytest.mark.parametrize("docname", toc_files())
-def test_page_renders_for_a_reader(browser: object, site: str, book: BuiltBook, docname: str) -> None:
-    opened = OpenedPage(browser, f"{site}/{docname}.html")
+@pytest.mark.parametrize("edition", ["", "zh"], ids=["English", "Chinese"])
+def test_page_renders_for_a_reader(browser: object, site: str, book: BuiltBook, edition: str, docname: str) -> None:
+    opened = OpenedPage(browser, f"{site}/{edition and edition + '/'}{docname}.html")
     page = opened.page
     try:
         screenshots = book.html.parent / "screenshots"
         screenshots.mkdir(exist_ok=True)
-        shot = screenshots / f"{docname.replace('/', '__')}.png"
+        shot = screenshots / f"{edition and edition + '__'}{docname.replace('/', '__')}.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000, f"{shot} looks empty"
 
@@ -90,8 +93,15 @@ def test_page_renders_for_a_reader(browser: object, site: str, book: BuiltBook, 
             check_colab_button(page, docname)
         check_solutions_open(page)
         check_plots_answer_hover(page)
+        check_language_switch(page, f"{site}/{docname}.html" if edition else f"{site}/zh/{docname}.html")
     finally:
         page.close()
+
+
+def check_language_switch(page: object, other_edition: str) -> None:
+    link = page.locator(".language-switch a")
+    assert link.count() == 1 and link.first.is_visible(), "no visible link to the page in the other language"
+    assert link.first.evaluate("a => a.href") == other_edition
 
 
 def check_colab_button(page: object, docname: str) -> None:

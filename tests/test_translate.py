@@ -1,4 +1,5 @@
-"""The Chinese edition's machinery (.ci/translate.py) on a two-page book: extract, translate, build, glue."""
+"""The Chinese edition's machinery (.ci/translate.py, .ci/bilingual.py) on a two-page book: extract, translate,
+build, glue, link the editions; and the book's own catalogues and Chinese edition."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from babel.messages.pofile import read_po, write_po
 from conftest import ROOT, BuiltBook, script_module, toc_files
 
 translate = script_module(".ci/translate.py")
+bilingual = script_module(".ci/bilingual.py")
 pytestmark = pytest.mark.slow  # two small Sphinx builds and a kernel: about half a minute
 
 NOTEBOOK = [
@@ -22,17 +24,21 @@ NOTEBOOK = [
     {"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [],
      "source": ["from IPython.display import Markdown\n", "from myst_nb import glue\n",
                 "glue('acc', 0.8125, display=False)\n", "glue('verdict', Markdown('*more*'), display=False)\n",
-                "glue('words', 'some words', display=False)"]},
-    {"cell_type": "markdown", "metadata": {}, "source": ["It learned {glue:md}`verdict`, {glue:text}`words`.\n"]},
+                "glue('words', 'some words', display=False)\n", "glue('gain', 'higher by 3.5 points', display=False)"]},
+    {"cell_type": "markdown", "metadata": {}, "source": ["It learned {glue:md}`verdict`, {glue:text}`words`, "
+                                                         "{glue:text}`gain`.\n"]},
     {"cell_type": "markdown", "metadata": {}, "source": ["A sentence nobody translated.\n"]},
     {"cell_type": "markdown", "metadata": {}, "source": ["A sentence whose English changed.\n"]},
 ]
 TRANSLATIONS = {
+    "Part one": "第一部分",
     "Vectors": "向量",
     "The model scores {glue:text}`acc:.1%` on the test set.": "模型在测试集上得到 {glue:text}`acc:.1%`。",
-    "It learned {glue:md}`verdict`, {glue:text}`words`.": "它学到了 {glue:md}`verdict`，{glue:text}`words`。",
+    "It learned {glue:md}`verdict`, {glue:text}`words`, {glue:text}`gain`.":
+        "它学到了 {glue:md}`verdict`，{glue:text}`words` 和 {glue:text}`gain`。",
     "A sentence whose English changed.": "一个英文已经改动的句子。",
 }
+GLUED_TRANSLATIONS = {"*more*": "*更多*", "some words": "一些词", "higher by {0} points": "高出 {0} 分"}
 
 
 def test_a_translation_keeps_glue_keys_and_role_targets_and_may_translate_what_a_role_shows() -> None:
@@ -44,8 +50,26 @@ def test_a_translation_keeps_glue_keys_and_role_targets_and_may_translate_what_a
     assert translate.role_targets(english) != translate.role_targets("词向量得到 {glue:text}`acc:.1%`。")  # lost roles
 
 
-def test_every_committed_translation_keeps_the_roles_of_its_english_message() -> None:
+def test_every_committed_translation_keeps_the_roles_of_its_english_message_and_the_numbers_of_its_glued_text() -> None:
     assert translate.mismatched_roles() == []
+    assert translate.mismatched_placeholders() == []
+
+
+def test_a_glued_texts_numbers_become_placeholders_and_names_with_digits_stay() -> None:
+    text = "higher on WordSim-353 and analogies (3CosAdd) by +0.05 [−0.01, 1,200.5] at η = 0.1 (76 %), GPT-2"
+    template, numbers = bilingual.glue_template(text)
+    assert template == "higher on WordSim-353 and analogies (3CosAdd) by {0} [{1}, {2}] at η = {3} ({4} %), GPT-2"
+    assert numbers == ["+0.05", "−0.01", "1,200.5", "0.1", "76"]
+    assert bilingual.fill("在 η = {3} 时高出 {0}", numbers) == "在 η = 0.1 时高出 +0.05"  # any order
+    assert bilingual.is_text(template) and not bilingual.is_text(bilingual.glue_template("+0.05 [+0.01, +0.09]")[0])
+
+
+def test_a_linked_glossary_term_is_shown_as_the_glossary_renders_it_in_chinese() -> None:
+    forms = translate.glossary()
+    assert forms["embedding"] == ["嵌入", "词向量"]  # the Chinese lines of the entry, its rendering first
+    assert "CRF" in forms["conditional random field"] and "CRF" in forms["crf"]  # an acronym may stay as it is
+    assert forms["epoch"] == [forms["epoch"][0]]  # a common noun has only its Chinese rendering
+    assert translate.glossary_deviations() == []
 
 
 def test_no_emphasis_marker_of_a_translation_shows_as_an_asterisk() -> None:
@@ -59,10 +83,11 @@ def test_no_emphasis_marker_of_a_translation_shows_as_an_asterisk() -> None:
 def two_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-page book, built once in English (which fills its execution cache), its catalogues extracted."""
     root = tmp_path_factory.mktemp("book")
-    extension = f"sphinx:\n  local_extensions:\n    translated_glue: {ROOT / '.ci'}\n"
+    extension = f"sphinx:\n  local_extensions:\n    bilingual: {ROOT / '.ci'}\n"
     (root / "_config.yml").write_text("title: Two pages\nexecute:\n  execute_notebooks: cache\n" + extension,
                                       encoding="utf-8")
-    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nchapters:\n  - file: nb\n", encoding="utf-8")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\nparts:\n  - caption: Part one\n    chapters:\n"
+                                   "      - file: nb\n", encoding="utf-8")
     (root / "intro.md").write_text("# Two pages\n\nA page without code.\n", encoding="utf-8")
     notebook = {"cells": NOTEBOOK, "nbformat": 4, "nbformat_minor": 5,
                 "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
@@ -70,38 +95,50 @@ def two_pages(tmp_path_factory: pytest.TempPathFactory) -> Path:
     jupyter_book = str(Path(sys.executable).with_name("jupyter-book"))
     subprocess.run([jupyter_book, "build", str(root)], check=True, capture_output=True)
     translate.extract(root=root, locale=root / "locale")
+    translate.extract_glue(root / "_build", locale=root / "locale")
     return root
 
 
-def _translate(root: Path, stale: str) -> None:
-    path = translate.catalogues(root / "locale") / "nb.po"
-    with path.open("rb") as file:
+def _translate(catalogue_path: Path, translations: dict[str, str], stale: str = "") -> None:
+    with catalogue_path.open("rb") as file:
         catalogue = read_po(file)
     for message in catalogue:
-        if message.id in TRANSLATIONS:
-            message.string = TRANSLATIONS[message.id]
+        if message.id in translations:
+            message.string = translations[message.id]
             if message.id == stale:
                 message.flags.add("fuzzy")
-    with path.open("wb") as file:
+    with catalogue_path.open("wb") as file:
         write_po(file, catalogue)
 
 
 def test_the_chinese_edition_shows_current_translations_with_the_english_builds_numbers(two_pages: Path) -> None:
-    assert translate.coverage(two_pages / "locale") == {"intro": (0, 2, 0), "nb": (0, 5, 0)}
-    _translate(two_pages, stale="A sentence whose English changed.")
-    assert translate.coverage(two_pages / "locale")["nb"] == (3, 5, 1)
-    assert translate.build(two_pages / "_build", root=two_pages, locale=two_pages / "locale") == 0
+    locale = two_pages / "locale"
+    assert translate.coverage(translate.catalogues(locale)) == {"intro": (0, 3, 0), "nb": (0, 5, 0)}
+    assert translate.coverage(translate.glue_catalogues(locale)) == {"nb": (0, 3, 0)}  # the three glued texts
+    _translate(translate.catalogues(locale) / "intro.po", TRANSLATIONS)
+    _translate(translate.catalogues(locale) / "nb.po", TRANSLATIONS, stale="A sentence whose English changed.")
+    _translate(translate.glue_catalogues(locale) / "nb.po", GLUED_TRANSLATIONS)
+    assert translate.coverage(translate.catalogues(locale))["nb"] == (3, 5, 1)
+    assert translate.coverage(translate.glue_catalogues(locale))["nb"] == (3, 3, 0)
+    assert translate.build(two_pages / "_build", root=two_pages, locale=locale) == 0
     page = (two_pages / "_build" / "html" / "zh" / "nb.html").read_text(encoding="utf-8")
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
     assert 'lang="zh-CN"' in page
     assert "向量" in text and "模型在测试集上得到 81.2%" in text  # translated, with the English build's number
-    assert '它学到了 <em>more</em>，<span class="pasted-text">some words</span>。' in page  # Markdown and text glued
+    glued = ('它学到了 <em>更多</em>，<span class="pasted-text">一些词</span>和'
+             '<span class="pasted-text">高出 3.5 分</span>。')
+    assert glued in page  # glued Markdown and text in Chinese, the number from the run, no space between Chinese
     assert "A sentence nobody translated." in text  # untranslated: English
     assert "A sentence whose English changed." in text and "一个英文已经改动的句子" not in text  # stale: English
+    assert 'caption-text">第一部分<' in page  # the part caption of the table of contents
+    english = (two_pages / "_build" / "html" / "nb.html").read_text(encoding="utf-8")
+    assert '<a href="zh/nb.html" hreflang="zh-CN" lang="zh-CN">中文</a>' in english  # each page links the other
+    assert '<a href="../nb.html" hreflang="en" lang="en">English</a>' in page
 
 
 def _messages(locale: Path) -> dict[str, set[str]]:
-    return {page.as_posix(): {message.id for message in messages} for page, messages in translate.pages(locale)}
+    return {page.as_posix(): {message.id for message in messages}
+            for page, messages in translate.pages(translate.catalogues(locale))}
 
 
 def test_the_catalogues_hold_every_message_of_the_english_sources_and_no_other(tmp_path: Path) -> None:
@@ -115,10 +152,12 @@ def test_the_catalogues_hold_every_message_of_the_english_sources_and_no_other(t
 
 
 def test_every_page_is_translated_to_at_least_95_percent_and_no_translation_is_stale() -> None:
-    """When this fails after `.ci/translate.py extract`, translate the new messages and the fuzzy (stale) ones."""
-    for page, (current, total, stale) in translate.coverage().items():
-        assert stale == 0, f"{page}: {stale} translations whose English has changed since (fuzzy)"
-        assert current >= 0.95 * total, f"{page}: {current} of {total} messages translated"
+    """When this fails after `.ci/translate.py extract`, translate the new messages and the fuzzy (stale) ones: of
+    the page catalogues (the text) and of the glue catalogues (the text that the notebooks glue)."""
+    for folder in (translate.catalogues(), translate.glue_catalogues()):
+        for page, (current, total, stale) in translate.coverage(folder).items():
+            assert stale == 0, f"{folder.name}/{page}: {stale} translations whose English has changed since (fuzzy)"
+            assert current >= 0.95 * total, f"{folder.name}/{page}: {current} of {total} messages translated"
 
 
 @pytest.mark.xdist_group("book")
@@ -130,3 +169,15 @@ def test_the_books_chinese_edition_builds_without_warnings_and_shows_every_glued
         chinese = (book.chinese_html / f"{docname}.html").read_text(encoding="utf-8")
         assert 'lang="zh-CN"' in chinese, docname
         assert chinese.count("pasted-text") == english.count("pasted-text"), f"{docname}: a glued value is missing"
+        up = "../" * docname.count("/")
+        assert f'<a href="{up}zh/{docname}.html" hreflang="zh-CN"' in english, f"{docname}: no link to its Chinese"
+        assert f'<a href="../{up}{docname}.html" hreflang="en"' in chinese, f"{docname}: no link to its English"
+
+
+@pytest.mark.xdist_group("book")
+def test_the_text_that_the_books_run_glues_is_translated_on_every_page(book: BuiltBook) -> None:
+    """When this fails, run `.ci/translate.py extract` after `make book` and translate the new glued text."""
+    for docname, texts in translate.glued_texts(book.html.parent).items():
+        translations = bilingual.glue_translations(str(ROOT / "locale"), translate.LANGUAGE, docname)
+        missing = [text for text in texts if text not in translations]
+        assert len(missing) <= 0.05 * len(texts), f"{docname}: glued text without a translation: {missing}"
