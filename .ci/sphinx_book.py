@@ -161,12 +161,22 @@ def _drop_duplicate_scripts(app: Sphinx, pagename: str, templatename: str, conte
 
 
 class ChapterTimesNode(nodes.General, nodes.Element):
-    """Where the ``chapter-times`` table goes, once every notebook has been executed and read."""
+    """Where the rows of the ``chapter-times`` table go, once every notebook has been executed and read."""
 
 
 class ChapterTimesDirective(SphinxDirective):
+    """The table's caption and header, written while the page is read so that a translation of the page covers
+    them; its rows wait for :class:`ChapterTimesTransform`."""
+
     def run(self) -> list[nodes.Node]:
-        return [ChapterTimesNode()]
+        header = ("Chapter", "Words of prose", "Lines of code", "Reading (minutes)", "Execution in this build (s)",
+                  "Exercises (with a checker)")
+        rates = (f"Reading time at {WORDS_PER_MINUTE} words of prose and {CODE_LINES_PER_MINUTE} lines of code a "
+                 "minute, rounded up to five minutes.")
+        written = [nodes.paragraph(rates, rates), _table(header)]
+        for paragraph in [written[0], *written[1].findall(nodes.paragraph)]:
+            self.set_source_info(paragraph)  # Sphinx translates only text that says where it comes from
+        return [*written, ChapterTimesNode()]
 
 
 def reading_minutes(notebook: Path) -> tuple[int, int, float]:
@@ -205,9 +215,11 @@ class ChapterTimesTransform(SphinxPostTransform):
 
     def run(self, **kwargs: object) -> None:
         for node in list(self.document.findall(ChapterTimesNode)):
-            node.replace_self(self._chapter_table())
+            table = node.previous_sibling()
+            table.next_node(nodes.tbody).extend(self._rows())
+            node.parent.remove(node)
 
-    def _chapter_table(self) -> list[nodes.Node]:
+    def _rows(self) -> list[nodes.row]:
         metadata = getattr(self.env, "nb_metadata", {})
         rows = []
         for docname in book_order(self.env):
@@ -219,13 +231,15 @@ class ChapterTimesTransform(SphinxPostTransform):
             runtime = executed.get("runtime")
             labels = exercise_labels(source)
             checkable = sum(label in checked_exercises() for label in labels)
-            rows.append((docname, f"{words:,}", f"{code:,}", f"{math.ceil(minutes / 5) * 5}",
-                         "-" if runtime is None else f"{runtime:.0f}", f"{len(labels)} ({checkable})"))
-        header = ("Chapter", "Words of prose", "Lines of code", "Reading (minutes)", "Execution in this build (s)",
-                  "Exercises (with a checker)")
-        rates = (f"Reading time at {WORDS_PER_MINUTE} words of prose and {CODE_LINES_PER_MINUTE} lines of code a "
-                 "minute, rounded up to five minutes.")
-        return [nodes.paragraph(text=rates), _table(header, rows, self.env.docname)]
+            cells = (f"{words:,}", f"{code:,}", f"{math.ceil(minutes / 5) * 5}",
+                     "-" if runtime is None else f"{runtime:.0f}", f"{len(labels)} ({checkable})")
+            link = pending_xref(refdoc=self.env.docname, reftype="doc", refdomain="std", refexplicit=False,
+                                refwarn=True,
+                                reftarget=posixpath.relpath(docname, posixpath.dirname(self.env.docname)))
+            link += nodes.inline(text=docname)
+            rows.append(nodes.row("", nodes.entry("", nodes.paragraph("", "", link)),
+                                  *(nodes.entry("", nodes.paragraph(text=cell)) for cell in cells)))
+        return rows
 
 
 @functools.cache
@@ -239,20 +253,14 @@ def checked_exercises() -> frozenset[str]:
     raise RuntimeError("fromzero/check.py defines no CHECKERS table")
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], parent: str) -> nodes.table:
+def _table(header: tuple[str, ...]) -> nodes.table:
+    """A table with ``header`` and an empty body."""
     table = nodes.table(classes=["colwidths-auto"])
     group = nodes.tgroup(cols=len(header))
     table += group
     group += [nodes.colspec(colwidth=1) for _ in header]
-    group += nodes.thead("", nodes.row("", *(nodes.entry("", nodes.paragraph(text=name)) for name in header)))
-    body = nodes.tbody()
-    group += body
-    for docname, *cells in rows:
-        link = pending_xref(refdoc=parent, reftarget=posixpath.relpath(docname, posixpath.dirname(parent)),
-                            reftype="doc", refdomain="std", refexplicit=False, refwarn=True)
-        link += nodes.inline(text=docname)
-        body += nodes.row("", nodes.entry("", nodes.paragraph("", "", link)),
-                          *(nodes.entry("", nodes.paragraph(text=cell)) for cell in cells))
+    group += nodes.thead("", nodes.row("", *(nodes.entry("", nodes.paragraph(name, name)) for name in header)))
+    group += nodes.tbody()
     return table
 
 
