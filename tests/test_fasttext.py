@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -19,6 +19,7 @@ from fromzero.embeddings.fasttext import (
     fit_fasttext,
     fnv1a_32,
     ngram_bucket,
+    ngram_buckets,
     noise_table,
     train_fasttext,
 )
@@ -74,6 +75,8 @@ def test_ngrams_and_hashes_match_gensim(word: str) -> None:
     assert char_ngrams(word) == compute_ngrams(word, 3, 6)
     for ngram in char_ngrams(word):
         assert fnv1a_32(ngram.encode()) == ft_hash_bytes(ngram.encode())
+    all_at_once = ngram_buckets(char_ngrams(word), 1000).tolist()
+    assert all_at_once == [ft_hash_bytes(ngram.encode()) % 1000 for ngram in char_ngrams(word)]
 
 
 def test_fnv1a_reference_values() -> None:
@@ -166,6 +169,18 @@ def test_training_learns_groups_and_misspellings_stay_close() -> None:
         assert cosine(model.vector(misspelt), model.vector(word)) > closest
 
 
+def test_the_fast_trainer_learns_the_groups_and_keeps_each_words_subwords() -> None:
+    sentences, groups = planted_corpus()
+    untrained = train_fasttext(sentences, options(epochs=1, lr=1e-9))
+    vectors = train_fasttext(sentences, options())
+    for members in groups:
+        for word in members:
+            assert nearest_neighbours(vectors.vectors, vectors.words, word, k=1)[0][0] in members
+    first = groups[0][0]
+    row = vectors.words.index(first)
+    assert cosine(vectors.vectors[row], untrained.vectors[row]) < 0.9  # the vectors moved
+
+
 def test_word_level_model_without_ngrams_and_reproducibility() -> None:
     sentences, _ = planted_corpus()
     run = fit_fasttext(sentences, options(epochs=1), max_n=0)
@@ -180,13 +195,15 @@ def test_word_level_model_without_ngrams_and_reproducibility() -> None:
 @pytest.mark.parametrize(
     ("sentences", "changes", "message"),
     [
-        ([], {}, "empty vocabulary"),
-        ([[]], {}, "empty vocabulary"),
+        ([], {}, "empty (vocabulary|corpus)"),
+        ([[]], {}, "empty (vocabulary|corpus)"),
         ([["a", "b"], ["c"]], {"min_count": 2}, "occurs at least min_count=2"),
         ([["a"], ["a"], ["b"]], {}, "no sentence has two words of the vocabulary"),
         ([["a", "b"]], {"negative": 0}, "at least one negative sample"),
     ],
 )
-def test_bad_input_raises_a_clear_error(sentences: list[list[str]], changes: dict, message: str) -> None:
+@pytest.mark.parametrize("trainer", [fit_fasttext, train_fasttext])
+def test_bad_input_raises_a_clear_error(trainer: Callable, sentences: list[list[str]], changes: dict,
+                                        message: str) -> None:
     with pytest.raises(InputError, match=message):
-        train_fasttext(sentences, options(**changes))
+        trainer(sentences, options(**changes))

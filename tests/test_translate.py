@@ -175,9 +175,15 @@ def test_the_books_chinese_edition_builds_without_warnings_and_shows_every_glued
 
 
 @pytest.mark.xdist_group("book")
-def test_the_text_that_the_books_run_glues_is_translated_on_every_page(book: BuiltBook) -> None:
-    """When this fails, run `.ci/translate.py extract` after `make book` and translate the new glued text."""
+def test_the_text_that_the_books_run_glues_is_translated(book: BuiltBook) -> None:
+    """When this fails, run `.ci/translate.py extract` after `make book` and translate the new glued text.
+
+    Counted over the whole book: some results vary from run to run (a multithreaded training run differs in its
+    last bits, and a verdict that lists the models beating a baseline may gain or lose a name), so a run may
+    glue a text that no run before it glued; the catalogues keep every variant seen so far."""
+    missing, total = [], 0
     for docname, texts in translate.glued_texts(book.html.parent).items():
         translations = bilingual.glue_translations(str(ROOT / "locale"), translate.LANGUAGE, docname)
-        missing = [text for text in texts if text not in translations]
-        assert len(missing) <= 0.05 * len(texts), f"{docname}: glued text without a translation: {missing}"
+        missing += [f"{docname}: {text}" for text in texts if text not in translations]
+        total += len(texts)
+    assert len(missing) <= 0.05 * total, f"{len(missing)} of {total} glued texts have no translation: {missing}"

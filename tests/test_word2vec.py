@@ -158,14 +158,14 @@ def test_two_workers_share_the_batches_and_learn_the_planted_structure(
     from fromzero.embeddings import word2vec
 
     threads: list[int] = []
-    step = word2vec._Model.step
+    step = word2vec.SgdTables.step
 
-    def recording_step(self: word2vec._Model, *args: object) -> torch.Tensor | None:
+    def recording_step(self: word2vec.SgdTables, *args: object) -> torch.Tensor | None:
         threads.append(threading.get_ident())
         time.sleep(0.001)  # give the other worker a chance to take a batch, even on a busy machine
         return step(self, *args)
 
-    monkeypatch.setattr(word2vec._Model, "step", recording_step)
+    monkeypatch.setattr(word2vec.SgdTables, "step", recording_step)
     corpus, groups = planted_corpus()
     run = train_word2vec(corpus, EmbedOptions(**SMALL, device="cpu", progress=False, workers=2), method)
     assert len(set(threads)) == 2

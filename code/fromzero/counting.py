@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.decomposition import TruncatedSVD
 
 from fromzero.errors import InputError
 
@@ -88,6 +87,9 @@ def svd_vectors(matrix: sp.spmatrix, dim: int = 100, seed: int = 0) -> np.ndarra
     """
     if not 1 <= dim < min(matrix.shape):
         raise InputError(f"dim must be between 1 and {min(matrix.shape) - 1}, got {dim}")
+    # Imported here: scikit-learn takes a second to import, which every `embed train` would pay for GloVe's counts.
+    from sklearn.decomposition import TruncatedSVD
+
     svd = TruncatedSVD(n_components=dim, algorithm="randomized", random_state=seed)
     scaled = svd.fit_transform(matrix)  # = U * S
     return scaled / np.sqrt(svd.singular_values_)

@@ -6,16 +6,21 @@ hash it) into one of ``buckets`` rows, and the word's input vector is the mean o
 rest is Word2Vec's skip-gram with negative sampling. Since every string has n-grams, any word,
 misspelt or never seen, gets a vector: that is what Chapter 4 is about.
 
-Training goes through the book's one loop, :func:`fromzero.train.fit`, with plain SGD whose rate
-falls linearly to zero, as in fastText. A batch holds centre words with all their context words,
-so a centre's n-gram vectors are averaged once per batch rather than once per context word. The
-batch is small (256 centres) because SGD sums the gradients of a batch: n-grams such as ``ed>`` or
-``ing`` occur in a large share of all words, and with much larger batches their summed step overshoots.
+Two trainers share the model. :func:`fit_fasttext`, the one Chapter 4 reads, goes through the book's one
+loop, :func:`fromzero.train.fit`, with plain SGD whose rate falls linearly to zero, as in fastText. A
+batch holds centre words with all their context words, so a centre's n-gram vectors are averaged once
+per batch rather than once per context word. The batch is small (256 centres) because SGD sums the
+gradients of a batch: n-grams such as ``ed>`` or ``ing`` occur in a large share of all words, and with
+much larger batches their summed step overshoots. :func:`train_fasttext`, behind ``python -m fromzero
+embed train --method fasttext``, trains the same model with Word2Vec's fast trainer
+(:class:`SubwordTables`): gradients by hand instead of autograd, large batches whose crowded rows are
+capped, several workers.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -27,7 +32,8 @@ from torch import nn
 from fromzero.data.vocab import Vocabulary
 from fromzero.device import one_cpu_thread, pick_device, require_memory
 from fromzero.embeddings.options import EmbedOptions, WordVectors
-from fromzero.embeddings.sampling import keep_probabilities
+from fromzero.embeddings.sampling import Chunk, encode_corpus, keep_probabilities
+from fromzero.embeddings.word2vec import InputSide, SgdTables, add_rows, checked_options, train_tables
 from fromzero.errors import InputError
 from fromzero.history import History
 from fromzero.train import TrainConfig, fit
@@ -36,7 +42,8 @@ MIN_N, MAX_N = 3, 6  # n-gram lengths, the paper's (and fastText's) defaults
 BUCKETS = 2_000_000  # hash buckets, fastText's default
 DEFAULT_EPOCHS = 5  # fastText's default
 DEFAULT_LR = 0.05  # fastText's skip-gram rate, falling linearly to 0
-DEFAULT_BATCH_SIZE = 256  # centre words per update (each with up to 2 * window context words)
+DEFAULT_BATCH_SIZE = 256  # fit_fasttext: centre words per update (each with up to 2 * window context words)
+FAST_BATCH_SIZE = 4096  # train_fasttext: (centre, context) pairs per update
 NEGATIVE_POWER = 0.75  # negatives are drawn from the unigram distribution raised to this power
 
 _FNV_OFFSET, _FNV_PRIME = 2166136261, 16777619
@@ -88,6 +95,22 @@ def ngram_bucket(ngram: str, buckets: int = BUCKETS) -> int:
     return fnv1a_32(ngram.encode("utf-8")) % buckets
 
 
+def ngram_buckets(ngrams: Sequence[str], buckets: int = BUCKETS) -> np.ndarray:
+    """:func:`ngram_bucket` of every one of ``ngrams`` at once: :func:`fnv1a_32` one byte position at a time
+    over all of them, in NumPy (a vocabulary has hundreds of thousands of n-grams)."""
+    data = [ngram.encode("utf-8") for ngram in ngrams]
+    if not data:
+        return np.zeros(0, dtype=np.int64)
+    lengths = np.fromiter(map(len, data), dtype=np.int64, count=len(data))
+    width = int(lengths.max(initial=0))
+    padded = np.frombuffer(b"".join(item.ljust(width, b"\0") for item in data), dtype=np.int8).reshape(-1, width)
+    value = np.full(len(data), _FNV_OFFSET, dtype=np.uint32)
+    for position in range(width):
+        mixed = (value ^ padded[:, position].astype(np.uint32)) * np.uint32(_FNV_PRIME)  # int8 -> uint32 sign-extends
+        value = np.where(lengths > position, mixed, value)
+    return (value % buckets).astype(np.int64)
+
+
 class FastTextModel(nn.Module):
     """Input vectors for the vocabulary's words and n-gram buckets, output vectors for the words.
 
@@ -107,16 +130,27 @@ class FastTextModel(nn.Module):
         self.words = list(words)
         self.word_index = {word: i for i, word in enumerate(self.words)}
         self.min_n, self.max_n, self.buckets = min_n, max_n, buckets
-        word_buckets = [self.ngram_buckets(word) for word in self.words]
-        self.used_buckets = np.unique(np.array([b for found in word_buckets for b in found], dtype=np.int64))
-        self.bucket_row = {int(bucket): len(self.words) + k for k, bucket in enumerate(self.used_buckets)}
+        grams = [char_ngrams(word, min_n, max_n) for word in self.words]
+        sizes = np.fromiter(map(len, grams), dtype=np.int64, count=len(grams))
+        distinct: dict[str, int] = {}  # each n-gram of the vocabulary, numbered: hashed once, however often it occurs
+        codes = np.fromiter((distinct.setdefault(gram, len(distinct)) for found in grams for gram in found),
+                            dtype=np.int64, count=int(sizes.sum()))
+        gram_buckets = ngram_buckets(list(distinct), buckets)[codes]
+        self.used_buckets = np.unique(gram_buckets)
+        self.bucket_row = dict(zip(self.used_buckets.tolist(), range(len(self.words), len(self.words)
+                                                                       + len(self.used_buckets)), strict=True))
         # Row lists of every word (its own row, then its n-grams'), flattened: word i owns
         # subword_rows[subword_start[i] : subword_start[i] + subword_count[i]].
-        rows = [[i, *(self.bucket_row[b] for b in found)] for i, found in enumerate(word_buckets)]
-        counts = torch.tensor([len(r) for r in rows])
-        self.register_buffer("subword_rows", torch.tensor([row for r in rows for row in r]))
-        self.register_buffer("subword_count", counts)
-        self.register_buffer("subword_start", torch.cumsum(counts, 0) - counts)
+        counts = sizes + 1
+        starts = np.cumsum(counts) - counts
+        rows = np.empty(int(counts.sum()), dtype=np.int64)
+        rows[starts] = np.arange(len(self.words))
+        is_gram = np.ones(len(rows), dtype=bool)
+        is_gram[starts] = False
+        rows[is_gram] = len(self.words) + np.searchsorted(self.used_buckets, gram_buckets)
+        self.register_buffer("subword_rows", torch.from_numpy(rows))
+        self.register_buffer("subword_count", torch.from_numpy(counts))
+        self.register_buffer("subword_start", torch.from_numpy(starts))
         self.input = nn.Embedding(len(self.words) + len(self.used_buckets), dim, sparse=True)
         self.output = nn.Embedding(len(self.words), dim, sparse=True)
         nn.init.uniform_(self.input.weight, -1.0 / dim, 1.0 / dim)  # fastText's initialisation
@@ -310,6 +344,42 @@ def fit_fasttext(
     return FastTextRun(model, history)
 
 
+class SubwordTables(SgdTables):
+    """A :class:`FastTextModel`'s tables, trained by Word2Vec's fast skip-gram trainer.
+
+    An example is a (centre, context) pair, as in skip-gram; the centre's input vector is the mean of its
+    subword rows. The pairs come in text order, centre by centre, so a batch of thousands of pairs holds a few
+    hundred distinct centre words (:mod:`fromzero.embeddings.sampling`); each distinct word's
+    mean is computed once, its pairs' gradients are summed into one gradient of that mean, and each of its
+    rows moves by that whole gradient (fastText's convention, as for CBOW's context rows). An n-gram such as
+    ``ing`` that many of a batch's words share gets their updates summed, which the crowding cap bounds.
+    """
+
+    def __init__(self, model: FastTextModel, negative: int) -> None:
+        super().__init__(model.input.weight.data, model.output.weight.data, negative, "fasttext")
+        self.model = model
+
+    def word_vectors(self, words: list[str]) -> WordVectors:
+        return self.model.word_vectors()
+
+    def input_side(self, chunk: Chunk, examples: slice) -> InputSide:
+        words, pair_word = torch.unique(chunk.inputs[examples], return_inverse=True)  # (W,), (n,)
+        counts = self.model.subword_count[words]  # (W,)
+        owner = torch.repeat_interleave(torch.arange(len(words), device=words.device), counts)  # (R,)
+        first = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)  # (R,)
+        rows = self.model.subword_rows[torch.repeat_interleave(self.model.subword_start[words], counts)
+                                       + torch.arange(len(owner), device=words.device) - first]  # (R,)
+        means = add_rows(torch.zeros(len(words), self.input.shape[1], device=words.device), owner,
+                          self.input.index_select(0, rows)).div_(counts.unsqueeze(1))  # (W, d)
+
+        def spread(gradients: torch.Tensor) -> torch.Tensor:  # (n, d) -> (R, d)
+            per_word = add_rows(torch.zeros_like(means), pair_word, gradients)
+            return per_word.index_select(0, owner)
+
+        pairs = torch.bincount(pair_word, minlength=len(words))  # (W,)
+        return InputSide(rows, means.index_select(0, pair_word), spread, uses=pairs.index_select(0, owner))
+
+
 def train_fasttext(
     sentences: Sequence[Sequence[str]],
     options: EmbedOptions,
@@ -318,9 +388,21 @@ def train_fasttext(
     max_n: int = MAX_N,
     buckets: int = BUCKETS,
 ) -> WordVectors:
-    """FastText vectors for the words of ``sentences`` seen at least ``options.min_count`` times.
+    """FastText vectors for the words of ``sentences`` seen at least ``options.min_count`` times, fast.
 
-    For vectors of unseen words, use :func:`fit_fasttext` and its model's ``vector(word)``.
+    The model is :func:`fit_fasttext`'s, trained by Word2Vec's fast trainer (:class:`SubwordTables`):
+    batches of :data:`FAST_BATCH_SIZE` (centre, context) pairs (``options.batch_size``), several workers on
+    the CPU, fastText's learning rate falling linearly. For vectors of unseen words, use :func:`fit_fasttext`
+    and its model's ``vector(word)``.
     """
-    return fit_fasttext(sentences, options, min_n=min_n, max_n=max_n, buckets=buckets).word_vectors()
-
+    check_ngram_range(min_n, max_n)
+    started = time.perf_counter()
+    options = checked_options(options, "fasttext", DEFAULT_LR, FAST_BATCH_SIZE)
+    corpus = encode_corpus(sentences, options.min_count)
+    device = pick_device(options.device)
+    require_memory(2 * len(corpus.words) * options.dim * 4,
+                   f"FastText's word tables ({len(corpus.words):,} words x dim {options.dim:,})", device)
+    torch.manual_seed(options.seed)
+    model = FastTextModel(corpus.words, options.dim, min_n=min_n, max_n=max_n, buckets=buckets)
+    return train_tables(SubwordTables(model.to(device), options.negative), corpus, options, "fasttext",
+                        started).vectors

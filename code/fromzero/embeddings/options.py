@@ -18,13 +18,12 @@ class EmbedOptions:
     """Training settings shared by all methods; a method ignores what it has no use for.
 
     Each field made with :func:`~fromzero.argtypes.option` is also an option of ``python -m fromzero embed
-    train``, with the same default. ``epochs``,
-    ``lr`` and ``batch_size`` of ``None`` mean "the method's own default" (``DEFAULT_EPOCHS``,
-    ``DEFAULT_LR``, ``DEFAULT_BATCH_SIZE`` in its module): a good learning rate for SGNS's plain SGD
-    is not a good one for GloVe's AdaGrad, and GloVe needs several times more passes than Word2Vec.
-    ``workers`` is the number of CPU threads that train Word2Vec at once (``None``: one per core, at
-    most 2); with more than one the run is as fast as gensim's but, like gensim's, not repeatable to
-    the last bit: ``workers=1`` is.
+    train``, with the same default. ``epochs``, ``lr`` and ``batch_size`` of ``None`` mean "the method's own
+    default" (``DEFAULT_EPOCHS``, ``DEFAULT_LR``, ``DEFAULT_BATCH_SIZE`` in its module; ``FAST_BATCH_SIZE`` for
+    the command line's FastText): a good learning rate for SGNS's plain SGD is not a good one for GloVe's AdaGrad,
+    and GloVe needs several times more passes than Word2Vec. ``workers`` is the number of CPU threads that train
+    Word2Vec and FastText at once (``None``: one per core, at most 2); with more than one the run is as fast as
+    gensim's but, like gensim's, not repeatable to the last bit: ``workers=1`` is.
     """
 
     dim: int = option(100, type=positive_int, help="dimensions of the vectors")
@@ -36,13 +35,14 @@ class EmbedOptions:
     subsample: float = option(1e-3, type=non_negative_float,
                               help="threshold for dropping frequent words; 0 turns it off")
     batch_size: int | None = option(None, type=positive_int,
-                                    help="examples per update (default: the method's own; for sgns, pairs)")
+                                    help="examples per update (default: the method's own; sgns and fasttext count "
+                                    "pairs)")
     lr: float | None = option(None, type=positive_float, help="starting learning rate (default: the method's own)")
     seed: int = option(0, type=random_seed, help="random seed")
     device: str = option("auto", help="auto, cpu, cuda or mps")
     workers: int | None = option(None, type=positive_int,
-                                 help="sgns/cbow on the CPU: threads that train at once (default: one per core, at "
-                                 "most 2); 1 makes a run repeatable to the last bit")
+                                 help="sgns, cbow and fasttext on the CPU: threads that train at once (default: one "
+                                 "per core, at most 2); 1 makes a run repeatable to the last bit")
     progress: bool = True
 
     def __post_init__(self) -> None:

@@ -3,7 +3,8 @@
 The fast trainer (:mod:`fromzero.embeddings.word2vec`) takes its examples a chunk of the corpus at a
 time (:func:`prepare_chunks`): everything random about an epoch (which frequent words are dropped,
 each position's window, the negative samples) is drawn for a quarter of a million tokens at once
-with NumPy, by a thread of its own while the workers train (:func:`in_background`). :func:`heldout_loss` draws
+with NumPy, by a thread of its own while the workers train (:func:`in_background`); a
+:class:`Schedule` cuts the chunks into batches, each with its learning rate, for the workers. :func:`heldout_loss` draws
 examples from text a run never saw the same way, to score it.
 """
 
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from fromzero.embeddings.options import EmbedOptions
 from fromzero.errors import InputError
@@ -29,6 +31,8 @@ NOISE_POWER = 0.75  # negatives are drawn from the unigram distribution raised t
 NOISE_TABLE_SIZE = 10_000_000  # entries of the table negatives are drawn from, as in word2vec.c
 NEGATIVE_GROUP = 8  # consecutive examples that share one draw of negative words
 CHUNK_TOKENS = 1 << 18  # tokens prepared at a time: arrays of a few MB, which the allocator reuses
+MIN_LR_FRACTION = 1e-4  # the learning rate decays linearly to this fraction of its start, as in word2vec.c
+LOSS_EVERY = 50  # steps between two measurements of the loss, for the progress bar and the history
 
 
 @dataclass
@@ -173,7 +177,7 @@ class Chunk:
     start: int  # position of the chunk's first token in the corpus
     tokens: int  # the chunk's number of tokens before subsampling
     targets: torch.Tensor  # (n,) the word each example predicts
-    inputs: torch.Tensor  # sgns: (n,) centre words; cbow: (p,) context words of all examples, example by example
+    inputs: torch.Tensor  # sgns, fasttext: (n,) centre words; cbow: (p,) context words of all examples, in order
     rows: torch.Tensor | None  # cbow: (p,) the example each context word belongs to
     context_starts: np.ndarray | None  # cbow: (n + 1,) where each example's context words start in ``inputs``
     noise: torch.Tensor  # (n // NEGATIVE_GROUP, K) negative words, one draw per group
@@ -194,6 +198,8 @@ def prepare_chunks(
             ids, sentence = ids[kept], corpus.sentence[start : start + CHUNK_TOKENS][kept]
             if architecture == "sgns":
                 targets, inputs, rows, context_starts = _skipgram_examples(ids, sentence, options.window, rng)
+            elif architecture == "fasttext":
+                targets, inputs, rows, context_starts = _pairs_in_text_order(ids, sentence, options.window, rng)
             else:
                 targets, inputs, rows, context_starts = _cbow_examples(ids, sentence, options.window, rng)
             draws = rng.integers(0, len(table), size=(len(targets) // NEGATIVE_GROUP, options.negative))
@@ -221,6 +227,21 @@ def _skipgram_examples(
     return ids[contexts[:usable]], ids[centres[:usable]], None, None
 
 
+def _pairs_in_text_order(
+    ids: np.ndarray, sentence: np.ndarray, window: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, None, None]:
+    """Skip-gram's targets and inputs, centre by centre in text order, trimmed to whole groups of NEGATIVE_GROUP.
+
+    FastText's trainer averages the subword rows of each distinct centre word of a batch once: a batch of
+    pairs in text order holds a few hundred distinct centres where :func:`skipgram_pairs`'s order (one offset
+    at a time) holds thousands. Consecutive pairs then share their centre, and so do a group's negatives, as
+    in :func:`fromzero.embeddings.fasttext.sgns_loss`.
+    """
+    centres, contexts = cbow_windows(sentence, window, rng)
+    usable = len(centres) - len(centres) % NEGATIVE_GROUP
+    return ids[contexts[:usable]], ids[centres[:usable]], None, None
+
+
 def _cbow_examples(
     ids: np.ndarray, sentence: np.ndarray, window: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -239,6 +260,59 @@ def _cbow_examples(
     picked = np.repeat(starts[order], sizes) + offsets_in_slice
     context_starts = np.concatenate([[0], np.cumsum(sizes)])
     return ids[examples[order]], ids[contexts[picked]], rows, context_starts
+
+
+@dataclass
+class Batch:
+    """One step's work: which examples of which chunk, at what learning rate."""
+
+    chunk: Chunk
+    examples: slice
+    lr: float
+    words_done: float  # corpus tokens processed before this batch, epochs included (in-vocabulary tokens)
+    with_loss: bool
+
+
+class Schedule:
+    """Hands out the batches of every chunk, in order, to the workers that train; thread-safe.
+
+    The learning rate of a batch depends only on its position in the corpus, so it is the same
+    whichever worker takes it and whenever. The progress bar advances as chunks are handed out.
+    """
+
+    def __init__(self, chunks: Iterator[Chunk], batch: int, lr: float, corpus_length: int, bar: tqdm) -> None:
+        """``corpus_length`` is the number of in-vocabulary tokens; ``bar.total`` counts them over all epochs."""
+        self.items = self._batches(chunks, batch, lr, corpus_length, bar)
+        self.lock = threading.Lock()
+        self.stopped = False
+        self.examples = 0
+
+    def _batches(
+        self, chunks: Iterator[Chunk], batch: int, lr: float, corpus_length: int, bar: tqdm
+    ) -> Iterator[Batch]:
+        total = bar.total
+        steps = 0
+        for chunk in chunks:
+            examples = len(chunk.targets)
+            for start in range(0, examples, batch):
+                done = chunk.epoch * corpus_length + chunk.start + chunk.tokens * start / max(examples, 1)
+                step_lr = lr * max(MIN_LR_FRACTION, 1 - done / total)
+                yield Batch(chunk, slice(start, min(start + batch, examples)), step_lr, done, steps % LOSS_EVERY == 0)
+                steps += 1
+            self.examples += examples
+            bar.update(chunk.tokens)
+
+    def next(self) -> Batch | None:
+        with self.lock:
+            return None if self.stopped else next(self.items, None)
+
+    def stop(self) -> None:
+        """Hand out nothing more: the workers finish their current batch and return."""
+        self.stopped = True
+
+    def close(self) -> None:
+        """Release the chunks' background thread (call once no worker is running)."""
+        self.items.close()
 
 
 def in_background(chunks: Iterator[Chunk], device: torch.device, depth: int = 2) -> Iterator[Chunk]:

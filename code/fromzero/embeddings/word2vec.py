@@ -46,9 +46,8 @@ Reproducibility
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 
@@ -61,18 +60,18 @@ from fromzero.embeddings.options import EmbedOptions, WordVectors
 from fromzero.embeddings.sampling import (
     NEGATIVE_GROUP,
     Chunk,
+    EncodedCorpus,
+    Schedule,
     encode_corpus,
     in_background,
     prepare_chunks,
 )
 from fromzero.errors import InputError
 
-MIN_LR_FRACTION = 1e-4  # the learning rate decays linearly to this fraction of its start, as in word2vec.c
 DEFAULT_EPOCHS = 5  # word2vec.c's default
 DEFAULT_LR = {"sgns": 0.05, "cbow": 0.1}  # chosen by held-out loss: bench/bench_learning_rate.py
 DEFAULT_BATCH_SIZE = {"sgns": 4096, "cbow": 1024}  # pairs (sgns) or centre words (cbow) per update
 CROWDING_RATE = 1.0  # the most learning rate a row takes in one batch (lr times its uses); see crowding_scale
-LOSS_EVERY = 50  # steps between two measurements of the loss, for the progress bar and the history
 
 
 @dataclass
@@ -161,10 +160,10 @@ def negative_sampling_gradients(
 
 
 @dataclass
-class _Updates:
+class Updates:
     """What one part of a batch adds to the rows of the two tables: minus lr times their gradients."""
 
-    input_ids: torch.Tensor  # sgns: centre words; cbow: context words
+    input_ids: torch.Tensor  # sgns: centre words; cbow: context words; fasttext: subword rows
     inputs: torch.Tensor
     target_ids: torch.Tensor
     targets: torch.Tensor
@@ -173,16 +172,43 @@ class _Updates:
     loss: torch.Tensor | None
 
 
-class _Model:
-    """The two tables and the SGD step of one architecture (``"sgns"`` or ``"cbow"``)."""
+@dataclass
+class InputSide:
+    """The input vectors of a batch's examples and the input rows behind them.
 
-    def __init__(self, architecture: str, vocab_size: int, options: EmbedOptions, device: torch.device) -> None:
+    ``vectors`` is ``(n, d)``, one per example. Without ``spread`` (skip-gram) example ``i`` reads row
+    ``row_ids[i]`` alone; with it, an example's vector is the mean of several rows (CBOW: its context words;
+    FastText: its centre word's subwords), and ``spread`` turns the examples' ``(n, d)`` gradients into one
+    update per entry of ``row_ids``. ``uses`` counts the examples behind each entry (or all of them), for
+    :func:`crowding_scale`.
+    """
+
+    row_ids: torch.Tensor
+    vectors: torch.Tensor
+    spread: Callable[[torch.Tensor], torch.Tensor] | None = None
+    uses: torch.Tensor | int = 1
+
+
+class SgdTables:
+    """An input and an output table and the SGD step of negative sampling on them (see the module docstring).
+
+    ``sampling`` says which examples the step trains on: ``"sgns"`` (centre, context) pairs, ``"cbow"``
+    (window, centre) examples, ``"fasttext"`` pairs in text order (:func:`fromzero.embeddings.sampling.prepare_chunks`).
+    """
+
+    def __init__(self, input: torch.Tensor, output: torch.Tensor, negative: int, sampling: str) -> None:
+        self.input, self.output, self.negative, self.sampling = input, output, negative, sampling
+
+    @classmethod
+    def word2vec(cls, architecture: str, vocab_size: int, options: EmbedOptions, device: torch.device) -> SgdTables:
+        """word2vec.c's initialisation: inputs uniform in [-0.5/d, 0.5/d], outputs zero."""
         generator = torch.Generator().manual_seed(options.seed)
-        # word2vec.c's initialisation: inputs uniform in [-0.5/d, 0.5/d], outputs zero.
-        self.input = ((torch.rand(vocab_size, options.dim, generator=generator) - 0.5) / options.dim).to(device)
-        self.output = torch.zeros(vocab_size, options.dim, device=device)
-        self.architecture = architecture
-        self.negative = options.negative
+        input = ((torch.rand(vocab_size, options.dim, generator=generator) - 0.5) / options.dim).to(device)
+        return cls(input, torch.zeros(vocab_size, options.dim, device=device), options.negative, architecture)
+
+    def word_vectors(self, words: list[str]) -> WordVectors:
+        """The trained vectors of ``words`` (the vocabulary, row ``i`` for ``words[i]``)."""
+        return WordVectors(words, self.input.cpu().numpy())
 
     def step(self, chunk: Chunk, examples: slice, lr: float, with_loss: bool) -> torch.Tensor | None:
         """One SGD update on the examples ``examples`` of ``chunk`` (a multiple of NEGATIVE_GROUP of them).
@@ -191,52 +217,57 @@ class _Model:
         another worker's step may add its own in between (Hogwild, see :func:`train_word2vec`).
         """
         part = self.updates(chunk, examples, lr, with_loss)
-        _add_rows(self.input, part.input_ids, part.inputs)
-        _add_rows(self.output, part.target_ids, part.targets)
-        _add_rows(self.output, part.noise_ids, part.noise)
+        add_rows(self.input, part.input_ids, part.inputs)
+        add_rows(self.output, part.target_ids, part.targets)
+        add_rows(self.output, part.noise_ids, part.noise)
         return part.loss
 
-    def updates(self, chunk: Chunk, examples: slice, lr: float, with_loss: bool) -> _Updates:
+    def input_side(self, chunk: Chunk, examples: slice) -> InputSide:
+        """The examples' input vectors: a centre word's row (sgns), or the mean of a window's rows (cbow)."""
+        if self.sampling == "sgns":
+            centres = chunk.inputs[examples]
+            return InputSide(centres, self.input.index_select(0, centres))
+        first, last = chunk.context_starts[examples.start], chunk.context_starts[examples.stop]
+        context, rows = chunk.inputs[first:last], chunk.rows[first:last] - examples.start
+        size = examples.stop - examples.start
+        means = add_rows(torch.zeros(size, self.input.shape[1], device=self.input.device), rows,
+                          self.input.index_select(0, context))
+        means /= torch.bincount(rows, minlength=size).unsqueeze(1)
+        return InputSide(context, means, spread=lambda gradients: gradients.index_select(0, rows))
+
+    def updates(self, chunk: Chunk, examples: slice, lr: float, with_loss: bool) -> Updates:
         """SGD's updates for the rows that ``examples`` use; reads the tables only."""
         dim = self.input.shape[1]
-        sgns = self.architecture == "sgns"
         targets = chunk.targets[examples]
         groups = len(targets) // NEGATIVE_GROUP
         first_group = examples.start // NEGATIVE_GROUP
-        if sgns:
-            input_ids = chunk.inputs[examples]
-            inputs = self.input.index_select(0, input_ids)
-        else:
-            first, last = chunk.context_starts[examples.start], chunk.context_starts[examples.stop]
-            input_ids, rows = chunk.inputs[first:last], chunk.rows[first:last] - examples.start
-            inputs = _add_rows(
-                torch.zeros(len(targets), dim, device=self.input.device), rows, self.input.index_select(0, input_ids)
-            )
-            inputs /= torch.bincount(rows, minlength=len(targets)).unsqueeze(1)
+        inputs = self.input_side(chunk, examples)
         noise_ids = chunk.noise[first_group : first_group + groups].reshape(-1)
-        vocab_size = len(self.input)
         cap = max(1.0, CROWDING_RATE / lr)
-        input_scale = crowding_scale([(input_ids, 1)], vocab_size, cap)
+        input_scale = crowding_scale([(inputs.row_ids, inputs.uses)], len(self.input), cap)
         # A negative's update sums the gradients of the NEGATIVE_GROUP examples that share it.
-        output_scale = crowding_scale([(targets, 1), (noise_ids, NEGATIVE_GROUP)], vocab_size, cap)
+        output_scale = crowding_scale([(targets, 1), (noise_ids, NEGATIVE_GROUP)], len(self.output), cap)
+        one_row_each = inputs.spread is None
+        row_scale = input_scale.index_select(0, inputs.row_ids)
+        example_scale = row_scale.view(groups, NEGATIVE_GROUP) if one_row_each else None
         input_updates, target_updates, noise_updates, loss = negative_sampling_gradients(
-            inputs.view(groups, NEGATIVE_GROUP, dim),
+            inputs.vectors.view(groups, NEGATIVE_GROUP, dim),
             self.output.index_select(0, targets).view(groups, NEGATIVE_GROUP, dim),
             self.output.index_select(0, noise_ids).view(groups, self.negative, dim),
             chunk.clash[first_group : first_group + groups],
             scale=-lr,
             with_loss=with_loss,
-            input_scale=input_scale.index_select(0, input_ids).view(groups, NEGATIVE_GROUP) if sgns else None,
+            input_scale=example_scale,
             target_scale=output_scale.index_select(0, targets).view(groups, NEGATIVE_GROUP),
             noise_scale=output_scale.index_select(0, noise_ids).view(groups, self.negative),
         )
         input_updates = input_updates.view(-1, dim)
-        if not sgns:
-            # word2vec.c and gensim move every context word by the gradient with respect to the
+        if not one_row_each:
+            # word2vec.c, gensim and fastText move every row of a mean by the gradient with respect to the
             # mean, not by its 1/count share of it: the convention their learning rates are tuned for.
-            input_updates = input_updates[rows].mul_(input_scale.index_select(0, input_ids).unsqueeze(1))
-        return _Updates(
-            input_ids,
+            input_updates = inputs.spread(input_updates).mul_(row_scale.unsqueeze(1))
+        return Updates(
+            inputs.row_ids,
             input_updates,
             targets,
             target_updates.view(-1, dim),
@@ -246,10 +277,13 @@ class _Model:
         )
 
 
-def crowding_scale(uses: Sequence[tuple[torch.Tensor, int]], vocab_size: int, cap: float) -> torch.Tensor:
+def crowding_scale(
+    uses: Sequence[tuple[torch.Tensor, int | torch.Tensor]], vocab_size: int, cap: float
+) -> torch.Tensor:
     """A factor per row of a table: 1 for a row that a batch uses at most ``cap`` times, ``cap / uses`` above.
 
-    ``uses`` lists ids with the number of examples behind each occurrence. Sequential SGD, as in
+    ``uses`` lists ids with the number of examples behind each occurrence (one number for all, or one per
+    id). Sequential SGD, as in
     word2vec.c, moves a row once per example, each time from where the last update left it, so
     a frequent word's row stops moving once its scores are right. A batch adds all its updates
     computed at the same point: a row used by hundreds of its examples (*the* without subsampling)
@@ -259,73 +293,22 @@ def crowding_scale(uses: Sequence[tuple[torch.Tensor, int]], vocab_size: int, ca
     :data:`CROWDING_RATE` divided by the learning rate: what is bounded is the learning rate a row
     takes in one batch, lr times its uses, so the cap loosens as the learning rate decays.
     """
-    (first, first_weight), *others = uses
-    counts = torch.bincount(first, minlength=vocab_size).mul_(first_weight)
-    for ids, weight in others:
-        counts.add_(torch.bincount(ids, minlength=vocab_size), alpha=weight)
-    return cap / counts.float().clamp_(min=cap)
+    counts = torch.zeros(vocab_size, device=uses[0][0].device)
+    for ids, weight in uses:
+        if isinstance(weight, torch.Tensor):
+            counts.index_add_(0, ids, weight.to(counts.dtype))
+        else:
+            counts.add_(torch.bincount(ids, minlength=vocab_size), alpha=weight)
+    return cap / counts.clamp_(min=cap)
 
 
-def _add_rows(table: torch.Tensor, ids: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+def add_rows(table: torch.Tensor, ids: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
     """``table[ids[i]] += rows[i]`` for every i, repeated ids summed (what ``index_add_`` does).
 
     ``scatter_add_`` with the ids broadcast along each row gives the same sums and runs about three
     times faster than ``index_add_`` on a CPU, which loops over the rows one by one.
     """
     return table.scatter_add_(0, ids.unsqueeze(1).expand(-1, table.shape[1]), rows)
-
-
-@dataclass
-class _Batch:
-    """One step's work: which examples of which chunk, at what learning rate."""
-
-    chunk: Chunk
-    examples: slice
-    lr: float
-    words_done: float  # corpus tokens processed before this batch, epochs included (in-vocabulary tokens)
-    with_loss: bool
-
-
-class _Schedule:
-    """Hands out the batches of every chunk, in order, to the workers that train; thread-safe.
-
-    The learning rate of a batch depends only on its position in the corpus, so it is the same
-    whichever worker takes it and whenever. The progress bar advances as chunks are handed out.
-    """
-
-    def __init__(self, chunks: Iterator[Chunk], batch: int, lr: float, corpus_length: int, bar: tqdm) -> None:
-        """``corpus_length`` is the number of in-vocabulary tokens; ``bar.total`` counts them over all epochs."""
-        self.items = self._batches(chunks, batch, lr, corpus_length, bar)
-        self.lock = threading.Lock()
-        self.stopped = False
-        self.examples = 0
-
-    def _batches(
-        self, chunks: Iterator[Chunk], batch: int, lr: float, corpus_length: int, bar: tqdm
-    ) -> Iterator[_Batch]:
-        total = bar.total
-        steps = 0
-        for chunk in chunks:
-            examples = len(chunk.targets)
-            for start in range(0, examples, batch):
-                done = chunk.epoch * corpus_length + chunk.start + chunk.tokens * start / max(examples, 1)
-                step_lr = lr * max(MIN_LR_FRACTION, 1 - done / total)
-                yield _Batch(chunk, slice(start, min(start + batch, examples)), step_lr, done, steps % LOSS_EVERY == 0)
-                steps += 1
-            self.examples += examples
-            bar.update(chunk.tokens)
-
-    def next(self) -> _Batch | None:
-        with self.lock:
-            return None if self.stopped else next(self.items, None)
-
-    def stop(self) -> None:
-        """Hand out nothing more: the workers finish their current batch and return."""
-        self.stopped = True
-
-    def close(self) -> None:
-        """Release the chunks' background thread (call once no worker is running)."""
-        self.items.close()
 
 
 def default_workers() -> int:
@@ -350,29 +333,46 @@ def train_word2vec(
     """
     if architecture not in DEFAULT_LR:
         raise InputError(f"unknown Word2Vec architecture {architecture!r}: choose sgns or cbow")
-    if options.negative < 1:
-        raise InputError(f"{architecture} needs at least one negative sample per example, got negative=0")
-    options = replace(options, epochs=options.epochs or DEFAULT_EPOCHS)
     started = time.perf_counter()
-    device = pick_device(options.device)
-    workers = 1 if device.type != "cpu" else options.workers or default_workers()
+    options = checked_options(options, architecture, DEFAULT_LR[architecture], DEFAULT_BATCH_SIZE[architecture])
     corpus = encode_corpus(sentences, options.min_count)
+    device = pick_device(options.device)
     require_memory(2 * len(corpus.words) * options.dim * 4,
                    f"{architecture}'s two tables ({len(corpus.words):,} words x dim {options.dim:,})", device)
-    batch = _batch_size(options.batch_size or DEFAULT_BATCH_SIZE[architecture])
+    tables = SgdTables.word2vec(architecture, len(corpus.words), options, device)
+    return train_tables(tables, corpus, options, architecture, started)
+
+
+def checked_options(options: EmbedOptions, method: str, lr: float, batch_size: int) -> EmbedOptions:
+    """``options`` with the method's defaults filled in, once checked for what the fast trainer needs."""
+    if options.negative < 1:
+        raise InputError(f"{method} needs at least one negative sample per example, got negative=0")
+    return replace(options, epochs=options.epochs or DEFAULT_EPOCHS, lr=options.lr or lr,
+                   batch_size=_batch_size(options.batch_size or batch_size))
+
+
+def train_tables(
+    tables: SgdTables, corpus: EncodedCorpus, options: EmbedOptions, name: str, started: float
+) -> Word2VecRun:
+    """Train ``tables`` on ``corpus`` for ``options.epochs`` passes: the loop behind every fast method.
+
+    ``options`` comes from :func:`checked_options`; ``name`` labels the progress bar; ``started`` is when the
+    run began (``time.perf_counter()``), for the run's seconds.
+    """
+    if not np.any(corpus.sentence[1:] == corpus.sentence[:-1]):
+        raise InputError("no sentence has two words of the vocabulary: there is no (word, context) pair to train on")
+    device = tables.input.device
+    workers = 1 if device.type != "cpu" else options.workers or default_workers()
     total = options.epochs * len(corpus.ids)
-    chunks = prepare_chunks(corpus, architecture, options, np.random.default_rng(options.seed))
-    model = _Model(architecture, len(corpus.words), options, device)
+    chunks = prepare_chunks(corpus, tables.sampling, options, np.random.default_rng(options.seed))
     measured: list[tuple[float, float]] = []  # (words done, loss), in the order the workers measured them
-    bar = tqdm(total=total, unit="word", unit_scale=True, desc=architecture, disable=not options.progress, leave=False)
+    bar = tqdm(total=total, unit="word", unit_scale=True, desc=name, disable=not options.progress, leave=False)
     with bar, one_cpu_thread(device):
-        schedule = _Schedule(
-            in_background(chunks, device), batch, options.lr or DEFAULT_LR[architecture], len(corpus.ids), bar
-        )
+        schedule = Schedule(in_background(chunks, device), options.batch_size, options.lr, len(corpus.ids), bar)
 
         def work() -> None:
             while (item := schedule.next()) is not None:
-                loss = model.step(item.chunk, item.examples, item.lr, item.with_loss)
+                loss = tables.step(item.chunk, item.examples, item.lr, item.with_loss)
                 if loss is not None:
                     measured.append((item.words_done, loss.item()))
                     bar.set_postfix({"loss": f"{measured[-1][1]:.3f}", "lr": f"{item.lr:.2e}"}, refresh=False)
@@ -380,22 +380,21 @@ def train_word2vec(
         _run_workers(work, workers, schedule)
     measured.sort()
     words_per_id = corpus.tokens / len(corpus.ids)
-    vectors = WordVectors(corpus.words, model.input.cpu().numpy())
-    seconds = time.perf_counter() - started
+    vectors = tables.word_vectors(corpus.words)
     return Word2VecRun(
         vectors,
-        model.output.cpu().numpy(),
+        tables.output.cpu().numpy(),
         corpus.counts,
         [loss for _, loss in measured],
         [round(done * words_per_id) for done, _ in measured],
         schedule.examples,
-        seconds,
+        time.perf_counter() - started,
         corpus.tokens,
         options.epochs,
     )
 
 
-def _run_workers(work: Callable[[], None], workers: int, schedule: _Schedule) -> None:
+def _run_workers(work: Callable[[], None], workers: int, schedule: Schedule) -> None:
     """Run ``work`` on this thread and ``workers - 1`` more; stop them all if one fails or is interrupted."""
     with ThreadPoolExecutor(max(1, workers - 1), thread_name_prefix="word2vec-worker") as pool:
         others = [pool.submit(work) for _ in range(workers - 1)]
