@@ -137,8 +137,7 @@ class FastTextModel(nn.Module):
                             dtype=np.int64, count=int(sizes.sum()))
         gram_buckets = ngram_buckets(list(distinct), buckets)[codes]
         self.used_buckets = np.unique(gram_buckets)
-        self.bucket_row = dict(zip(self.used_buckets.tolist(), range(len(self.words), len(self.words)
-                                                                       + len(self.used_buckets)), strict=True))
+        self.bucket_row = {bucket: len(self.words) + k for k, bucket in enumerate(self.used_buckets.tolist())}
         # Row lists of every word (its own row, then its n-grams'), flattened: word i owns
         # subword_rows[subword_start[i] : subword_start[i] + subword_count[i]].
         counts = sizes + 1
@@ -360,17 +359,17 @@ class SubwordTables(SgdTables):
         self.model = model
 
     def word_vectors(self, words: list[str]) -> WordVectors:
+        """Each word's mean of its subword rows; ``words`` are the model's own, row for row."""
         return self.model.word_vectors()
 
     def input_side(self, chunk: Chunk, examples: slice) -> InputSide:
         words, pair_word = torch.unique(chunk.inputs[examples], return_inverse=True)  # (W,), (n,)
         counts = self.model.subword_count[words]  # (W,)
+        offsets = torch.cumsum(counts, 0) - counts  # (W,) where each word's rows start in `rows`
         owner = torch.repeat_interleave(torch.arange(len(words), device=words.device), counts)  # (R,)
-        first = torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)  # (R,)
-        rows = self.model.subword_rows[torch.repeat_interleave(self.model.subword_start[words], counts)
-                                       + torch.arange(len(owner), device=words.device) - first]  # (R,)
-        means = add_rows(torch.zeros(len(words), self.input.shape[1], device=words.device), owner,
-                          self.input.index_select(0, rows)).div_(counts.unsqueeze(1))  # (W, d)
+        rows = self.model.subword_rows[torch.repeat_interleave(self.model.subword_start[words] - offsets, counts)
+                                       + torch.arange(len(owner), device=words.device)]  # (R,)
+        means = F.embedding_bag(rows, self.input, offsets, mode="mean")  # (W, d)
 
         def spread(gradients: torch.Tensor) -> torch.Tensor:  # (n, d) -> (R, d)
             per_word = add_rows(torch.zeros_like(means), pair_word, gradients)

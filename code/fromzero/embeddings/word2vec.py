@@ -53,6 +53,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from fromzero.device import one_cpu_thread, pick_device, require_memory
@@ -229,10 +230,8 @@ class SgdTables:
             return InputSide(centres, self.input.index_select(0, centres))
         first, last = chunk.context_starts[examples.start], chunk.context_starts[examples.stop]
         context, rows = chunk.inputs[first:last], chunk.rows[first:last] - examples.start
-        size = examples.stop - examples.start
-        means = add_rows(torch.zeros(size, self.input.shape[1], device=self.input.device), rows,
-                          self.input.index_select(0, context))
-        means /= torch.bincount(rows, minlength=size).unsqueeze(1)
+        starts = torch.as_tensor(chunk.context_starts[examples.start : examples.stop] - first, device=context.device)
+        means = F.embedding_bag(context, self.input, starts, mode="mean")  # (n, d), one bag of rows per example
         return InputSide(context, means, spread=lambda gradients: gradients.index_select(0, rows))
 
     def updates(self, chunk: Chunk, examples: slice, lr: float, with_loss: bool) -> Updates:
