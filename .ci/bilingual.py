@@ -39,6 +39,7 @@ from myst_nb.core.variables import VariableOutput
 from myst_nb.ext.glue import directives, roles, utils
 from sphinx import addnodes
 from sphinx.application import Sphinx
+from sphinx.config import Config
 from sphinx.locale import init as init_locale
 from sphinx.util.i18n import docname_to_domain
 from sphinx_book import student_edition
@@ -107,7 +108,7 @@ def translated_output(output: VariableOutput, translations: dict[str, str]) -> V
 
 def _page_translations(document: nodes.document) -> dict[str, str]:
     env = document.settings.env
-    if not env.config.language or env.config.language.startswith("en"):
+    if not _chinese_edition(env.config):
         return {}
     found: dict[str, str] = {}
     for directory in env.config.locale_dirs:
@@ -136,13 +137,13 @@ def retrieve_glue_data(document: nodes.document, key: str) -> VariableOutput:
     return translated_output(output, translations) if translations else output
 
 
-def _chinese_edition(app: Sphinx) -> bool:
-    return bool(app.config.language) and app.config.language.startswith("zh")
+def _chinese_edition(config: Config) -> bool:
+    return bool(config.language) and config.language.startswith("zh")
 
 
 def close_up_glued_chinese(app: Sphinx, doctree: nodes.document) -> None:
     """Drop the space between a Chinese character and a glued text that starts or ends with one."""
-    if not _chinese_edition(app):
+    if not _chinese_edition(app.config):
         return
     for glued in list(doctree.findall(nodes.inline)):
         text = glued.astext()
@@ -158,7 +159,7 @@ def close_up_glued_chinese(app: Sphinx, doctree: nodes.document) -> None:
 def translate_captions(app: Sphinx, doctree: nodes.document) -> None:
     """Translate the part captions of the toctrees in a page, from the page's own catalogue."""
     config = app.config
-    if not _chinese_edition(app):
+    if not _chinese_edition(app.config):
         return
     directories = [str(Path(app.srcdir, directory)) for directory in config.locale_dirs]
     domain = docname_to_domain(app.env.docname, config.gettext_compact)
@@ -175,7 +176,7 @@ def language_switch(app: Sphinx, pagename: str, templatename: str, context: dict
     if doctree is None or student_edition():
         return
     up = "../" * pagename.count("/")
-    if _chinese_edition(app):
+    if _chinese_edition(app.config):
         href, language, label = f"../{up}{pagename}.html", "en", "English"
     else:
         href, language, label = f"{up}{EDITION_FOLDER}/{pagename}.html", "zh-CN", "中文"

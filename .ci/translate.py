@@ -35,7 +35,7 @@ from pathlib import Path
 import yaml
 from babel.messages.catalog import Catalog, Message
 from babel.messages.pofile import read_po, write_po
-from bilingual import EDITION_FOLDER, GLUE_FOLDER, PLACEHOLDER, glue_template, is_text
+from bilingual import CHINESE, EDITION_FOLDER, GLUE_FOLDER, PLACEHOLDER, glue_template, is_text
 from execute import add_build_dir
 from markdown_it import MarkdownIt
 
@@ -44,7 +44,6 @@ LANGUAGE = "zh_CN"
 LOCALE = ROOT / "locale"
 COMMONMARK = MarkdownIt("commonmark")
 ROLE = re.compile(r"\{([\w:-]+)\}`([^`]*)`")  # a MyST role: {name}`content`
-CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def catalogues(locale: Path = LOCALE) -> Path:
@@ -213,8 +212,8 @@ def glossary(root: Path = ROOT) -> dict[str, list[str]]:
     forms: dict[str, list[str]] = {}
     for entry in re.split(r"\n\s*\n", block.strip()):
         english, chinese, *synonyms = [line for line in entry.splitlines() if line and not line.startswith(" ")]
-        names = [english] + [line for line in synonyms if not CJK.search(line)]
-        accepted = ([chinese] + [line for line in synonyms if CJK.search(line)]
+        names = [english] + [line for line in synonyms if not CHINESE.search(line)]
+        accepted = ([chinese] + [line for line in synonyms if CHINESE.search(line)]
                     + [name for name in names if re.search(r"[A-Z0-9]", name)])
         forms |= {name.lower(): accepted for name in names}
     return forms

@@ -20,7 +20,6 @@ capped, several workers.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -32,8 +31,8 @@ from torch import nn
 from fromzero.data.vocab import Vocabulary
 from fromzero.device import one_cpu_thread, pick_device, require_memory
 from fromzero.embeddings.options import EmbedOptions, WordVectors
-from fromzero.embeddings.sampling import Chunk, encode_corpus, keep_probabilities
-from fromzero.embeddings.word2vec import InputSide, SgdTables, add_rows, checked_options, train_tables
+from fromzero.embeddings.sampling import NO_PAIRS, Chunk, keep_probabilities
+from fromzero.embeddings.word2vec import InputSide, SgdTables, add_rows, train_fast
 from fromzero.errors import InputError
 from fromzero.history import History
 from fromzero.train import TrainConfig, fit
@@ -310,7 +309,7 @@ def fit_fasttext(
     encoded = [np.array([index[t] for t in sentence if t in index], dtype=np.int64) for sentence in sentences]
     encoded = [ids for ids in encoded if len(ids) > 1]
     if not encoded:
-        raise InputError("no sentence has two words of the vocabulary: there is no (word, context) pair to train on")
+        raise InputError(NO_PAIRS)
     counts = np.array([vocabulary.counts[vocabulary.index(word)] for word in words], dtype=np.int64)
     batches = SkipGramBatches(
         encoded,
@@ -395,13 +394,10 @@ def train_fasttext(
     and its model's ``vector(word)``.
     """
     check_ngram_range(min_n, max_n)
-    started = time.perf_counter()
-    options = checked_options(options, "fasttext", DEFAULT_LR, FAST_BATCH_SIZE)
-    corpus = encode_corpus(sentences, options.min_count)
-    device = pick_device(options.device)
-    require_memory(2 * len(corpus.words) * options.dim * 4,
-                   f"FastText's word tables ({len(corpus.words):,} words x dim {options.dim:,})", device)
-    torch.manual_seed(options.seed)
-    model = FastTextModel(corpus.words, options.dim, min_n=min_n, max_n=max_n, buckets=buckets)
-    return train_tables(SubwordTables(model.to(device), options.negative), corpus, options, "fasttext",
-                        started).vectors
+
+    def tables(words: list[str], options: EmbedOptions, device: torch.device) -> SubwordTables:
+        torch.manual_seed(options.seed)
+        model = FastTextModel(words, options.dim, min_n=min_n, max_n=max_n, buckets=buckets)
+        return SubwordTables(model.to(device), options.negative)
+
+    return train_fast(sentences, options, "fasttext", DEFAULT_LR, FAST_BATCH_SIZE, tables).vectors

@@ -33,6 +33,7 @@ NEGATIVE_GROUP = 8  # consecutive examples that share one draw of negative words
 CHUNK_TOKENS = 1 << 18  # tokens prepared at a time: arrays of a few MB, which the allocator reuses
 MIN_LR_FRACTION = 1e-4  # the learning rate decays linearly to this fraction of its start, as in word2vec.c
 LOSS_EVERY = 50  # steps between two measurements of the loss, for the progress bar and the history
+NO_PAIRS = "no sentence has two words of the vocabulary: there is no (word, context) pair to train on"
 
 
 @dataclass

@@ -60,6 +60,7 @@ from fromzero.device import one_cpu_thread, pick_device, require_memory
 from fromzero.embeddings.options import EmbedOptions, WordVectors
 from fromzero.embeddings.sampling import (
     NEGATIVE_GROUP,
+    NO_PAIRS,
     Chunk,
     EncodedCorpus,
     Schedule,
@@ -332,22 +333,36 @@ def train_word2vec(
     """
     if architecture not in DEFAULT_LR:
         raise InputError(f"unknown Word2Vec architecture {architecture!r}: choose sgns or cbow")
+
+    def tables(words: list[str], options: EmbedOptions, device: torch.device) -> SgdTables:
+        return SgdTables.word2vec(architecture, len(words), options, device)
+
+    return train_fast(sentences, options, architecture, DEFAULT_LR[architecture], DEFAULT_BATCH_SIZE[architecture],
+                      tables)
+
+
+def train_fast(
+    sentences: Sequence[Sequence[str]],
+    options: EmbedOptions,
+    method: str,
+    lr: float,
+    batch_size: int,
+    tables: Callable[[list[str], EmbedOptions, torch.device], SgdTables],
+) -> Word2VecRun:
+    """Encode ``sentences``, build the method's tables with ``tables(vocabulary, options, device)`` and train them.
+
+    ``lr`` and ``batch_size`` are the method's defaults, used where ``options`` leaves them unset.
+    """
     started = time.perf_counter()
-    options = checked_options(options, architecture, DEFAULT_LR[architecture], DEFAULT_BATCH_SIZE[architecture])
+    if options.negative < 1:
+        raise InputError(f"{method} needs at least one negative sample per example, got negative=0")
+    options = replace(options, epochs=options.epochs or DEFAULT_EPOCHS, lr=options.lr or lr,
+                      batch_size=_batch_size(options.batch_size or batch_size))
     corpus = encode_corpus(sentences, options.min_count)
     device = pick_device(options.device)
     require_memory(2 * len(corpus.words) * options.dim * 4,
-                   f"{architecture}'s two tables ({len(corpus.words):,} words x dim {options.dim:,})", device)
-    tables = SgdTables.word2vec(architecture, len(corpus.words), options, device)
-    return train_tables(tables, corpus, options, architecture, started)
-
-
-def checked_options(options: EmbedOptions, method: str, lr: float, batch_size: int) -> EmbedOptions:
-    """``options`` with the method's defaults filled in, once checked for what the fast trainer needs."""
-    if options.negative < 1:
-        raise InputError(f"{method} needs at least one negative sample per example, got negative=0")
-    return replace(options, epochs=options.epochs or DEFAULT_EPOCHS, lr=options.lr or lr,
-                   batch_size=_batch_size(options.batch_size or batch_size))
+                   f"{method}'s two tables ({len(corpus.words):,} words x dim {options.dim:,})", device)
+    return train_tables(tables(corpus.words, options, device), corpus, options, method, started)
 
 
 def train_tables(
@@ -355,11 +370,11 @@ def train_tables(
 ) -> Word2VecRun:
     """Train ``tables`` on ``corpus`` for ``options.epochs`` passes: the loop behind every fast method.
 
-    ``options`` comes from :func:`checked_options`; ``name`` labels the progress bar; ``started`` is when the
-    run began (``time.perf_counter()``), for the run's seconds.
+    ``options`` has every default filled in (:func:`train_fast`); ``name`` labels the progress bar; ``started``
+    is when the run began (``time.perf_counter()``), for the run's seconds.
     """
     if not np.any(corpus.sentence[1:] == corpus.sentence[:-1]):
-        raise InputError("no sentence has two words of the vocabulary: there is no (word, context) pair to train on")
+        raise InputError(NO_PAIRS)
     device = tables.input.device
     workers = 1 if device.type != "cpu" else options.workers or default_workers()
     total = options.epochs * len(corpus.ids)
