@@ -145,19 +145,38 @@ def skipgram_pairs(sentence: np.ndarray, window: int, rng: np.random.Generator) 
     return np.concatenate(centres), np.concatenate(contexts)
 
 
+def window_spans(sentence: np.ndarray, window: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """How many context words each position has on its left, and in all: its window cut at its sentence's ends.
+
+    The window sizes are :func:`window_reach`'s draws, so the windows are :func:`skipgram_pairs`'s; a
+    position's context is then the run of ``sizes[i] + 1`` positions from ``i - left[i]``, less ``i`` itself.
+    """
+    reach = window_reach(sentence, window, rng)
+    position = np.arange(len(sentence))
+    starts = np.flatnonzero(np.diff(sentence, prepend=-1))  # where each sentence begins
+    sentence_of = np.cumsum(np.diff(sentence, prepend=sentence[:1]) != 0)  # 0, 0, 1, 1, 1, 2, ...
+    ends = np.append(starts[1:], len(sentence))  # where each sentence stops (exclusive)
+    left = np.minimum(reach, position - starts[sentence_of])
+    right = np.minimum(reach, ends[sentence_of] - 1 - position)
+    return left, left + right
+
+
+def span_contexts(centres: np.ndarray, left: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The context positions of ``centres``, one after another, from their spans (:func:`window_spans`)."""
+    first, counts = centres - left[centres], sizes[centres]
+    places = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)  # 0, 1, .., 0, 1, ..
+    return np.repeat(first, counts) + places + (places >= np.repeat(left[centres], counts))  # skip the centre
+
+
 def cbow_windows(sentence: np.ndarray, window: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """The positions ``(centre, context)`` of every CBOW window of a run of tokens, centre by centre.
 
     Same windows as :func:`skipgram_pairs`, but sorted by centre (text order), so that each
     centre's context words are contiguous. Centres without any context (one-word sentences) are absent.
     """
-    reach = window_reach(sentence, window, rng)
-    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])
-    positions = np.arange(len(sentence))[:, None] + offsets
-    inside = (positions >= 0) & (positions < len(sentence)) & (np.abs(offsets) <= reach[:, None])
-    inside &= sentence[np.clip(positions, 0, len(sentence) - 1)] == sentence[:, None]
-    centres, which = np.nonzero(inside)
-    return centres, centres + offsets[which]
+    left, sizes = window_spans(sentence, window, rng)
+    centres = np.flatnonzero(sizes)
+    return np.repeat(centres, sizes[centres]), span_contexts(centres, left, sizes)
 
 
 def interleave(count: int, stride: int) -> np.ndarray:
@@ -250,17 +269,14 @@ def _cbow_examples(
 
     The examples are interleaved (see :func:`interleave`) and trimmed to whole groups.
     """
-    centres, contexts = cbow_windows(sentence, window, rng)
-    examples, starts, sizes = np.unique(centres, return_index=True, return_counts=True)
+    left, sizes = window_spans(sentence, window, rng)
+    examples = np.flatnonzero(sizes)
     usable = len(examples) - len(examples) % NEGATIVE_GROUP
-    order = interleave(usable, NEGATIVE_GROUP)
-    sizes = sizes[order]
-    rows = np.repeat(np.arange(usable), sizes)
-    # The context positions of example order[q], for q = 0, 1, ...: a gather of ragged slices.
-    offsets_in_slice = np.arange(len(rows)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    picked = np.repeat(starts[order], sizes) + offsets_in_slice
-    context_starts = np.concatenate([[0], np.cumsum(sizes)])
-    return ids[examples[order]], ids[contexts[picked]], rows, context_starts
+    examples = examples[interleave(usable, NEGATIVE_GROUP)]
+    counts = sizes[examples]
+    rows = np.repeat(np.arange(usable), counts)
+    context_starts = np.concatenate([[0], np.cumsum(counts)])
+    return ids[examples], ids[span_contexts(examples, left, sizes)], rows, context_starts
 
 
 @dataclass
