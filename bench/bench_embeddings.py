@@ -13,7 +13,11 @@ The counterparts: ``sgns`` and ``cbow`` against gensim's ``Word2Vec`` (``sg=1`` 
 n-grams of 3 to 6 characters, 2 million buckets). gensim has no GloVe, so ``glove`` is set against gensim's
 skip-gram; ``glove20`` is GloVe at its own default of 20 epochs (an epoch of GloVe is one pass over the
 co-occurrence cells, far cheaper than a pass over the text), against the same 3-epoch skip-gram. For the
-GloVe rows the speed ratio is simply gensim's whole-process time over the book's. PPMI + SVD (Chapter 1's
+GloVe rows the speed ratio is then simply gensim's whole-process time over the book's. With ``--glove-c DIR``
+the GloVe rows run against the reference implementation instead, Stanford's glove.c (github.com/stanfordnlp/GloVe,
+built there with ``make``; DIR is its ``build`` folder): ``vocab_count``, ``cooccur`` (window 5 on both sides,
+counts weighted by 1/distance, as the book's), ``shuffle`` and ``glove`` (``x_max`` 100, alpha 0.75, the book's
+dimension and epochs, W + W~ saved, 2 threads), timed together as one job. PPMI + SVD (Chapter 1's
 count-based vectors, window 5, context counts smoothed with 3/4, the same dimension) is computed once in this
 process, as the baseline every predictive method should be measured against.
 
@@ -23,6 +27,7 @@ project's environment:
 
     .venv/bin/python bench/bench_embeddings.py                          # every method, seeds 0 1 2
     .venv/bin/python bench/bench_embeddings.py --methods sgns --seeds 0  # a quick look
+    .venv/bin/python bench/bench_embeddings.py --methods glove glove20 --glove-c ~/GloVe/build
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from machine import describe_machine
 
 from fromzero.counting import cooccurrence_matrix, ppmi, svd_vectors
@@ -84,16 +90,40 @@ def build_corpus(path: Path) -> list[list[str]]:
     return sentences
 
 
-def fromzero_command(method: str, corpus: Path, out: Path, seed: int, device: str) -> list[str]:
+def fromzero_command(method: str, corpus: Path, out: Path, seed: int, device: str, workers: int) -> list[str]:
     options = [f"--{name.replace('_', '-')}={value}" for name, value in SETTINGS.items()]
     return [sys.executable, "-m", "fromzero", "embed", "train", "--method", BOOK_METHOD.get(method, method),
             "--corpus", str(corpus), "--out", str(out), *options, *METHODS[method][0], f"--seed={seed}",
-            f"--device={device}"]
+            f"--device={device}", f"--workers={workers}"]
 
 
 def gensim_command(method: str, corpus: Path, out: Path, seed: int, workers: int) -> list[str]:
     _, model, options = METHODS[method]
     return [sys.executable, "-c", GENSIM_SCRIPT, str(corpus), str(out), str(seed), str(workers), model, repr(options)]
+
+
+def glove_c_command(build: Path, method: str, corpus: Path, out: Path, seed: int, workers: int) -> list[str]:
+    """glove.c's four programs on ``corpus``, in a folder of their own; the vectors go to ``out``, a .txt file."""
+    epochs = 20 if method == "glove20" else SETTINGS["epochs"]
+    folder = out.parent / f"{out.stem}-glove-c"
+    script = f"""set -e
+mkdir -p {folder} && cd {folder}
+{build}/vocab_count -min-count {SETTINGS['min_count']} -verbose 0 < {corpus} > vocab.txt
+{build}/cooccur -vocab-file vocab.txt -window-size {SETTINGS['window']} -symmetric 1 -distance-weighting 1 \
+    -verbose 0 < {corpus} > cooccurrences.bin
+{build}/shuffle -seed {seed + 1} -verbose 0 < cooccurrences.bin > shuffled.bin
+{build}/glove -input-file shuffled.bin -vocab-file vocab.txt -save-file {out.with_suffix('')} \
+    -vector-size {SETTINGS['dim']} -iter {epochs} -x-max 100 -alpha 0.75 -threads {workers} -seed {seed + 1} \
+    -binary 0 -model 2 -verbose 0
+"""
+    return ["bash", "-c", script]
+
+
+def glove_c_vectors(out: Path) -> WordVectors:
+    """The vectors glove.c wrote (no header, and a last line for ``<unk>``, the mean of the rarest words)."""
+    lines = out.read_text(encoding="utf-8").splitlines()
+    rows = [line.split(" ") for line in lines if not line.startswith("<unk> ")]
+    return WordVectors([row[0] for row in rows], np.array([row[1:] for row in rows], dtype=np.float32))
 
 
 def run_timed(command: list[str]) -> float:
@@ -127,8 +157,13 @@ def ppmi_svd(sentences: list[list[str]]) -> dict[str, float]:
     return {"seconds": time.perf_counter() - started, **quality(WordVectors(encoded.words, vectors))}
 
 
-def report(results: dict[str, dict[str, list[dict[str, float]]]], baseline: dict[str, float], tokens: int) -> None:
-    """The means over seeds as a Markdown table (for bench/README.md), with the ratios the targets are about."""
+def report(
+    results: dict[str, dict[str, list[dict[str, float]]]], baseline: dict[str, float], tokens: int, glove_c: bool
+) -> None:
+    """The means over seeds as a Markdown table (for bench/README.md), with the ratios the targets are about.
+
+    With ``glove_c`` the "gensim" columns of the GloVe rows hold glove.c's figures, as their label says.
+    """
     print("\n| method | book words/s | gensim words/s | speed ratio | book WordSim | gensim WordSim | WordSim ratio "
           "| book SimLex | gensim SimLex | book analogies | gensim analogies |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -136,7 +171,8 @@ def report(results: dict[str, dict[str, list[dict[str, float]]]], baseline: dict
         book, gensim = ({key: statistics.mean(run[key] for run in runs) for key in runs[0]} for runs in sides.values())
         pairs = zip(sides["fromzero"], sides["gensim"], strict=True)
         speed = [ours["words_per_second"] / theirs["words_per_second"] for ours, theirs in pairs]
-        print(f"| {method} | {book['words_per_second']:,.0f} | {gensim['words_per_second']:,.0f} "
+        label = f"{method} (against glove.c)" if glove_c and method.startswith("glove") else method
+        print(f"| {label} | {book['words_per_second']:,.0f} | {gensim['words_per_second']:,.0f} "
               f"| {statistics.median(speed):.2f} | {book['wordsim353']:.3f} | {gensim['wordsim353']:.3f} "
               f"| {book['wordsim353'] / gensim['wordsim353']:.2f} | {book['simlex999']:.3f} "
               f"| {gensim['simlex999']:.3f} "
@@ -150,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS), help="(all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds to average over (0 1 2)")
-    parser.add_argument("--workers", type=int, default=2, help="gensim worker threads (2)")
+    parser.add_argument("--workers", type=int, default=2, help="worker threads on both sides (2)")
+    parser.add_argument("--glove-c", type=Path, metavar="DIR", help="glove.c's build folder: the GloVe rows then "
+                        "run against glove.c instead of gensim's skip-gram")
     parser.add_argument("--device", default="cpu", help="where the book's command trains: cpu (default) or cuda; "
                         "gensim always runs on the CPU")
     return parser
@@ -164,7 +202,7 @@ def main() -> None:
         sentences = build_corpus(corpus)
         tokens = sum(len(sentence) for sentence in sentences)
         print(f"corpus: {tokens:,} tokens; settings {SETTINGS}, subsampling {SUBSAMPLE} unless the method says 0; "
-              f"gensim workers={args.workers}; the book's command on {args.device}")
+              f"workers={args.workers} on both sides; the book's command on {args.device}")
         print(f"machine: {describe_machine()}")
         baseline = ppmi_svd(sentences)
         print(f"PPMI + SVD: {baseline}", flush=True)
@@ -175,16 +213,21 @@ def main() -> None:
                 for side in ("fromzero", "gensim") if position % 2 == 0 else ("gensim", "fromzero"):
                     out = Path(folder) / f"{method}-{side}-{seed}.txt"
                     if side == "fromzero":
-                        seconds = run_timed(fromzero_command(method, corpus, out, seed, args.device))
+                        seconds = run_timed(fromzero_command(method, corpus, out, seed, args.device, args.workers))
+                    elif args.glove_c and method.startswith("glove"):
+                        seconds = run_timed(glove_c_command(args.glove_c, method, corpus, out, seed, args.workers))
                     else:
                         seconds = run_timed(gensim_command(method, corpus, out, seed, args.workers))
+                    vectors = (glove_c_vectors(out) if side == "gensim" and args.glove_c and method.startswith("glove")
+                               else load_word2vec_format(out))
                     row = {"seconds": seconds, "words_per_second": tokens * SETTINGS["epochs"] / seconds,
-                           **quality(load_word2vec_format(out))}
+                           **quality(vectors)}
                     results[method][side].append(row)
-                    print(f"{method:>8} seed {seed} {side:>8}: {seconds:6.1f} s, {row['words_per_second']:>9,.0f} "
+                    name = "glove.c" if side == "gensim" and args.glove_c and method.startswith("glove") else side
+                    print(f"{method:>8} seed {seed} {name:>8}: {seconds:6.1f} s, {row['words_per_second']:>9,.0f} "
                           f"words/s, WordSim-353 {row['wordsim353']:.3f}, SimLex-999 {row['simlex999']:.3f}, "
                           f"analogy {row['analogy']:.4f}  (load {os.getloadavg()[0]:.1f})", flush=True)
-        report(results, baseline, tokens)
+        report(results, baseline, tokens, args.glove_c is not None)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,14 @@ throughout: a 10,000-word vocabulary has 10^8 possible pairs, of which a few per
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
 
 from fromzero.errors import InputError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 
 def cooccurrence_matrix(
@@ -51,6 +54,8 @@ def cooccurrence_matrix(
         cols.append(right[keep])
         weights.append(np.full(int(keep.sum()), 1.0 / distance if distance_weighting else 1.0))
     row, col, weight = np.concatenate(rows), np.concatenate(cols), np.concatenate(weights)
+    import scipy.sparse as sp  # here, not at the top: every `embed train` imports this module, few need SciPy
+
     one_way = sp.coo_matrix((weight, (row, col)), shape=(vocab_size, vocab_size)).tocsr()
     return (one_way + one_way.T).tocsr()
 
@@ -63,6 +68,8 @@ def ppmi(counts: sp.spmatrix, context_smoothing: float = 0.75) -> sp.csr_matrix:
     to ``context_smoothing`` (0.75, as Word2Vec's negative sampling does) stops rare contexts from
     getting huge PMI values (Levy, Goldberg and Dagan, 2015).
     """
+    import scipy.sparse as sp
+
     counts = sp.csr_matrix(counts, dtype=np.float64)
     total = counts.sum()
     if total <= 0:

@@ -72,7 +72,7 @@ from fromzero.errors import InputError
 
 DEFAULT_EPOCHS = 5  # word2vec.c's default
 DEFAULT_LR = {"sgns": 0.05, "cbow": 0.1}  # chosen by held-out loss: bench/bench_learning_rate.py
-DEFAULT_BATCH_SIZE = {"sgns": 4096, "cbow": 1024}  # pairs (sgns) or centre words (cbow) per update
+DEFAULT_BATCH_SIZE = {"sgns": 4096, "cbow": 1024}  # pairs (sgns) or windows (cbow) per update: bench/README.md
 CROWDING_RATE = 1.0  # the most learning rate a row takes in one batch (lr times its uses); see crowding_scale
 
 
