@@ -48,6 +48,7 @@ EDITION_FOLDER = "zh"  # the Chinese edition's folder inside the English edition
 GLUE_FOLDER = "glue"  # beside LC_MESSAGES: the catalogues of glued text
 NUMBER = re.compile(r"(?<![\w.\-−])[-+−]?\d+(?:,\d{3})*(?:\.\d+)?(?:e[-+]?\d+)?(?!\w)")
 PLACEHOLDER = re.compile(r"\{(\d+)\}")
+WORD_LIST = re.compile(r"[a-z][a-z_']*(?:, [a-z][a-z_']*)+")  # corpus words, e.g. a word's nearest neighbours
 CHINESE = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")  # characters and full-width punctuation
 SWITCH_STYLE = ("<style>.language-switch{text-align:right;font-size:.9em}"
                 "@media print{.language-switch{display:none}}</style>")
@@ -69,8 +70,8 @@ def fill(template: str, numbers: list[str]) -> str:
 
 
 def is_text(template: str) -> bool:
-    """Whether a glued value is words to translate rather than a number or a symbol."""
-    return re.search(r"[A-Za-z]{2}", template) is not None
+    """Whether a glued value is words to translate rather than a number, a symbol or a list of corpus words."""
+    return re.search(r"[A-Za-z]{2}", template) is not None and not WORD_LIST.fullmatch(template)
 
 
 @functools.cache
@@ -87,6 +88,9 @@ def glue_translations(locale_dir: str, language: str, docname: str) -> dict[str,
 
 
 def translated_text(text: str, translations: dict[str, str]) -> str | None:
+    """``text`` in Chinese, from the page's glue catalogue; a list of corpus words keeps its words, listed with 、."""
+    if WORD_LIST.fullmatch(text):
+        return "、".join(text.split(", "))
     template, numbers = glue_template(text)
     translation = translations.get(template)
     return None if translation is None else fill(translation, numbers)

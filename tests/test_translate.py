@@ -64,6 +64,14 @@ def test_a_glued_texts_numbers_become_placeholders_and_names_with_digits_stay() 
     assert bilingual.is_text(template) and not bilingual.is_text(bilingual.glue_template("+0.05 [+0.01, +0.09]")[0])
 
 
+def test_a_glued_list_of_corpus_words_keeps_its_words_and_takes_chinese_separators() -> None:
+    neighbours = "los_angeles, berlin, it's, hotel"
+    assert not bilingual.is_text(neighbours)  # nothing to translate, so no catalogue entry
+    assert bilingual.translated_text(neighbours, {}) == "los_angeles、berlin、it's、hotel"
+    names = "SGNS, CBOW and FastText"  # words to translate ("and"), looked up in the catalogue
+    assert bilingual.is_text(names) and bilingual.translated_text(names, {}) is None
+
+
 def test_a_linked_glossary_term_is_shown_as_the_glossary_renders_it_in_chinese() -> None:
     forms = translate.glossary()
     assert forms["embedding"] == ["嵌入", "词向量"]  # the Chinese lines of the entry, its rendering first
