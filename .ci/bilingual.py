@@ -163,7 +163,7 @@ def close_up_glued_chinese(app: Sphinx, doctree: nodes.document) -> None:
 def translate_captions(app: Sphinx, doctree: nodes.document) -> None:
     """Translate the part captions of the toctrees in a page, from the page's own catalogue."""
     config = app.config
-    if not _chinese_edition(app.config):
+    if not _chinese_edition(config):
         return
     directories = [str(Path(app.srcdir, directory)) for directory in config.locale_dirs]
     domain = docname_to_domain(app.env.docname, config.gettext_compact)

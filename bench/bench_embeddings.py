@@ -159,11 +159,15 @@ def ppmi_svd(sentences: list[list[str]]) -> dict[str, float]:
 
 
 def report(
-    results: dict[str, dict[str, list[dict[str, float]]]], baseline: dict[str, float], tokens: int, glove_c: bool
+    results: dict[str, dict[str, list[dict[str, float]]]],
+    baseline: dict[str, float],
+    tokens: int,
+    references: dict[str, str],
 ) -> None:
     """The means over seeds as a Markdown table (for bench/README.md), with the ratios the targets are about.
 
-    With ``glove_c`` the "gensim" columns of the GloVe rows hold glove.c's figures, as their label says.
+    Where ``references[method]`` is not gensim (glove.c), the "gensim" columns of its row hold that reference's
+    figures, as the row's label says.
     """
     print("\n| method | book words/s | gensim words/s | speed ratio | book WordSim | gensim WordSim | WordSim ratio "
           "| book SimLex | gensim SimLex | book analogies | gensim analogies |")
@@ -172,7 +176,7 @@ def report(
         book, gensim = ({key: statistics.mean(run[key] for run in runs) for key in runs[0]} for runs in sides.values())
         pairs = zip(sides["fromzero"], sides["gensim"], strict=True)
         speed = [theirs["seconds"] / ours["seconds"] for ours, theirs in pairs]  # = words/s ratio at equal epochs
-        label = f"{method} (against glove.c)" if glove_c and method.startswith("glove") else method
+        label = method if references[method] == "gensim" else f"{method} (against {references[method]})"
         print(f"| {label} | {book['words_per_second']:,.0f} | {gensim['words_per_second']:,.0f} "
               f"| {statistics.median(speed):.2f} | {book['wordsim353']:.3f} | {gensim['wordsim353']:.3f} "
               f"| {book['wordsim353'] / gensim['wordsim353']:.2f} | {book['simlex999']:.3f} "
@@ -208,29 +212,33 @@ def main() -> None:
         baseline = ppmi_svd(sentences)
         print(f"PPMI + SVD: {baseline}", flush=True)
         results: dict[str, dict[str, list[dict[str, float]]]] = {}
+        references: dict[str, str] = {}  # method -> what its "gensim" side ran: gensim or glove.c
         for method in args.methods:
             results[method] = {"fromzero": [], "gensim": []}
+            references[method] = "glove.c" if args.glove_c and method.startswith("glove") else "gensim"
+            reference_is_glove_c = references[method] == "glove.c"
             for position, seed in enumerate(args.seeds):
                 for side in ("fromzero", "gensim") if position % 2 == 0 else ("gensim", "fromzero"):
                     out = Path(folder) / f"{method}-{side}-{seed}.txt"
+                    glove_c_side = side == "gensim" and reference_is_glove_c
                     if side == "fromzero":
-                        seconds = run_timed(fromzero_command(method, corpus, out, seed, args.device, args.workers))
-                    elif args.glove_c and method.startswith("glove"):
-                        seconds = run_timed(glove_c_command(args.glove_c, method, corpus, out, seed, args.workers))
+                        command = fromzero_command(method, corpus, out, seed, args.device, args.workers)
+                    elif glove_c_side:
+                        command = glove_c_command(args.glove_c, method, corpus, out, seed, args.workers)
                     else:
-                        seconds = run_timed(gensim_command(method, corpus, out, seed, args.workers))
-                    against_glove_c = side == "gensim" and args.glove_c and method.startswith("glove")
-                    vectors = glove_c_vectors(out) if against_glove_c else load_word2vec_format(out)
+                        command = gensim_command(method, corpus, out, seed, args.workers)
+                    seconds = run_timed(command)
+                    vectors = glove_c_vectors(out) if glove_c_side else load_word2vec_format(out)
                     # gensim trains SETTINGS["epochs"]; the book, and glove.c against it, the method's own
-                    passes = SETTINGS["epochs"] if side == "gensim" and not against_glove_c else EPOCHS.get(
-                        method, SETTINGS["epochs"])
+                    gensim_side = side == "gensim" and not glove_c_side
+                    passes = SETTINGS["epochs"] if gensim_side else EPOCHS.get(method, SETTINGS["epochs"])
                     row = {"seconds": seconds, "words_per_second": tokens * passes / seconds, **quality(vectors)}
                     results[method][side].append(row)
-                    name = "glove.c" if against_glove_c else side
+                    name = references[method] if side == "gensim" else side
                     print(f"{method:>8} seed {seed} {name:>8}: {seconds:6.1f} s, {row['words_per_second']:>9,.0f} "
                           f"words/s, WordSim-353 {row['wordsim353']:.3f}, SimLex-999 {row['simlex999']:.3f}, "
                           f"analogy {row['analogy']:.4f}  (load {os.getloadavg()[0]:.1f})", flush=True)
-        report(results, baseline, tokens, args.glove_c is not None)
+        report(results, baseline, tokens, references)
 
 
 if __name__ == "__main__":

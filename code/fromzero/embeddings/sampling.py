@@ -153,8 +153,9 @@ def window_spans(sentence: np.ndarray, window: int, rng: np.random.Generator) ->
     """
     reach = window_reach(sentence, window, rng)
     position = np.arange(len(sentence))
-    starts = np.flatnonzero(np.diff(sentence, prepend=-1))  # where each sentence begins
-    sentence_of = np.cumsum(np.diff(sentence, prepend=sentence[:1]) != 0)  # 0, 0, 1, 1, 1, 2, ...
+    begins = np.diff(sentence, prepend=-1) != 0  # True where a sentence begins (sentence numbers are >= 0)
+    starts = np.flatnonzero(begins)
+    sentence_of = np.cumsum(begins) - 1  # 0, 0, 1, 1, 1, 2, ...: each position's sentence, counted in this run
     ends = np.append(starts[1:], len(sentence))  # where each sentence stops (exclusive)
     left = np.minimum(reach, position - starts[sentence_of])
     right = np.minimum(reach, ends[sentence_of] - 1 - position)
